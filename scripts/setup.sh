@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Creates .venv with pinned dependencies and installs Debian's libLLVM 19 (for Mitsuba's fast
+# llvm variant) where apt-get is available. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null 2>&1 && ! ls /usr/lib/*/libLLVM-19.so* >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq libllvm19) >/dev/null 2>&1 \
+    || echo "setup: libllvm19 not installed; Mitsuba will fall back to its slower scalar variant" >&2
+fi
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import neurecon, torch; print('setup: neurecon', neurecon.__version__, 'torch', torch.__version__)"
