@@ -1,0 +1,116 @@
+"""The `neurecon` command line. Each subcommand imports its machinery lazily so that
+`neurecon inspect` does not pay for torch and `neurecon denoise` does not pay for Mitsuba."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _render(a) -> int:
+    from .render.dataset import RenderJob, parse_shard, run
+
+    job = RenderJob(out=a.out, split=a.split, scenes=a.scenes, size=a.size, spp=a.spp, ref_spp=a.ref_spp,
+                    seed=a.seed, sampler=a.sampler, shard=parse_shard(a.shard), overwrite=a.overwrite)
+    meta = run(job, progress=not a.quiet)
+    print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['variant']}")
+    return 0
+
+
+def _inspect(a) -> int:
+    from .inspect import inspect_paths
+
+    return inspect_paths(a.files, as_json=a.json)
+
+
+def _train(a) -> int:
+    from .train.run import train_from_config
+
+    train_from_config(a.config, overrides=a.set, resume=not a.restart)
+    return 0
+
+
+def _denoise(a) -> int:
+    from .denoise import denoise_cli
+
+    return denoise_cli(a)
+
+
+def _demo(a) -> int:
+    from .demo import run_demo
+
+    return run_demo(a.out, size=a.size, spp=a.spp, ref_spp=a.ref_spp, seed=a.seed, model=a.model)
+
+
+def _upscale(a) -> int:
+    from .sr.cli import upscale_cli
+
+    return upscale_cli(a)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neurecon", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render a procedural Mitsuba dataset in OIDN's layout")
+    r.add_argument("--out", default="data/mitsuba", help="dataset root; scenes go to OUT/SPLIT/")
+    r.add_argument("--split", choices=["train", "valid", "test"], default="train")
+    r.add_argument("--scenes", type=int, default=8)
+    r.add_argument("--size", type=int, default=128, help="image width = height in pixels")
+    r.add_argument("--spp", type=int, nargs="+", default=[4, 16], help="noisy spp ladder")
+    r.add_argument("--ref-spp", type=int, default=1024)
+    r.add_argument("--seed", type=int, default=0, help="first scene seed inside the split's range")
+    r.add_argument("--sampler", choices=["independent", "ldsampler"], default="independent")
+    r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
+    r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=_render)
+
+    i = sub.add_parser("inspect", help="list the buffers in EXR/PFM/PNG files with ranges and NaN/Inf counts")
+    i.add_argument("files", nargs="+")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_inspect)
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config entries")
+    t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    t.set_defaults(func=_train)
+
+    d = sub.add_parser("denoise", help="denoise a render (multi-layer EXR or OIDN-style separate files)")
+    d.add_argument("input", nargs="?", help="multi-layer EXR with colour and features")
+    d.add_argument("--hdr", help="colour image (EXR/PFM)")
+    d.add_argument("--alb", help="albedo image")
+    d.add_argument("--nrm", help="normal image")
+    d.add_argument("--var", help="colour variance image")
+    d.add_argument("-o", "--output", required=True)
+    d.add_argument("--model", default=None, help="shipped model name or a checkpoint path")
+    d.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
+    d.add_argument("--lambda", dest="lam", type=float, default=None, help=argparse.SUPPRESS)
+    d.set_defaults(func=_denoise)
+
+    m = sub.add_parser("demo", help="render a scene, denoise it with the default model and with OIDN, write a report")
+    m.add_argument("--out", default="demo")
+    m.add_argument("--size", type=int, default=256)
+    m.add_argument("--spp", type=int, default=4)
+    m.add_argument("--ref-spp", type=int, default=1024)
+    m.add_argument("--seed", type=int, default=200_000)
+    m.add_argument("--model", default=None)
+    m.set_defaults(func=_demo)
+
+    u = sub.add_parser("upscale", help="super-resolve an image")
+    u.add_argument("input")
+    u.add_argument("-o", "--output", required=True)
+    u.add_argument("--scale", type=int, choices=[2, 3, 4], default=2)
+    u.add_argument("--model", default=None)
+    u.add_argument("--tile", type=int, default=256)
+    u.set_defaults(func=_upscale)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:  # BufferError is a ValueError: user-facing
+        print(f"neurecon {args.command}: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,129 @@
+"""Denoising datasets: frames in OIDN's layout → in-memory tensors → training patches.
+
+Patches are drawn partly uniformly and partly by importance (Bako et al. 2017): candidate patches
+are scored by their mean relative colour variance plus the reference's local contrast, so that
+noisy, detailed regions are seen more often than flat walls. Augmentation: flips, 90° rotations
+(world-space normals need no change), and exposure scaling (colour × s, variance × s²), which
+keeps the network honest about HDR range.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..buffers import Buffers
+from ..io import find_frames
+
+REFERENCE = "reference"
+
+
+@dataclass
+class Frame:
+    name: str
+    spp: int
+    inputs: dict[str, torch.Tensor]  # canonical buffer -> 1×C×H×W
+    reference: torch.Tensor  # 1×3×H×W
+
+
+def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
+                limit: int | None = None, progress: bool = False) -> list[Frame]:
+    """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers."""
+    from tqdm import tqdm
+
+    root = Path(root)
+    sets = find_frames(root)
+    if not sets:
+        raise FileNotFoundError(f"no frames in OIDN layout found under {root}")
+    planes = sorted(set(buffers) | {"color", "albedo"})
+    frames: list[Frame] = []
+    names = sorted(sets)[:limit]
+    for name in tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene"):
+        fs = sets[name]
+        ref = fs.read("ref")
+        ref.sanitize()
+        for s in fs.inputs:
+            if spp and s not in spp:
+                continue
+            buf = fs.read(s).require(planes)
+            buf.sanitize()
+            frames.append(Frame(name, s, {p: buf.to_tensor([p]) for p in planes}, ref.to_tensor(["color"])))
+    if not frames:
+        raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
+    return frames
+
+
+def frame_from_buffers(buf: Buffers, names: Sequence[str]) -> dict[str, torch.Tensor]:
+    return {p: buf.to_tensor([p]) for p in names if p in buf}
+
+
+def _importance(frame: Frame) -> np.ndarray:
+    c, v = frame.inputs["color"][0], frame.inputs.get("color_var")
+    rel = (v[0].mean(0) / (c.pow(2).mean(0) + 1e-2)) if v is not None else torch.zeros_like(c[0])
+    ref = frame.reference[0].mean(0)
+    lref = torch.log1p(ref)
+    gx = torch.zeros_like(lref)
+    gx[:, 1:] = (lref[:, 1:] - lref[:, :-1]).abs()
+    gy = torch.zeros_like(lref)
+    gy[1:] = (lref[1:] - lref[:-1]).abs()
+    score = rel.clamp(max=10) + 4 * (gx + gy)
+    return score.numpy().astype(np.float64)
+
+
+class PatchSampler:
+    """Infinite iterator of training batches {buffer: N×C×P×P, "reference": N×3×P×P}."""
+
+    def __init__(self, frames: list[Frame], patch: int = 64, batch: int = 8, importance: float = 0.5,
+                 exposure_range: float = 4.0, seed: int = 0, candidates: int = 16):
+        self.frames, self.patch, self.batch = frames, patch, batch
+        self.importance, self.exposure_range, self.candidates = importance, exposure_range, candidates
+        self.rng = np.random.default_rng(seed)
+        small = [f.name for f in frames if min(f.reference.shape[2:]) < patch]
+        if small:
+            raise ValueError(f"patch size {patch} is larger than frame(s) {small[:3]}")
+        # summed-area tables give every candidate patch's importance in O(1)
+        self.tables = []
+        for f in frames:
+            s = _importance(f)
+            self.tables.append(np.pad(s.cumsum(0).cumsum(1), ((1, 0), (1, 0))))
+
+    def _pick(self, i: int) -> tuple[int, int]:
+        H, W = self.frames[i].reference.shape[2:]
+        P = self.patch
+        if self.rng.random() >= self.importance:
+            return int(self.rng.integers(0, H - P + 1)), int(self.rng.integers(0, W - P + 1))
+        ys = self.rng.integers(0, H - P + 1, self.candidates)
+        xs = self.rng.integers(0, W - P + 1, self.candidates)
+        t = self.tables[i]
+        score = t[ys + P, xs + P] - t[ys, xs + P] - t[ys + P, xs] + t[ys, xs] + 1e-6
+        k = self.rng.choice(self.candidates, p=score / score.sum())
+        return int(ys[k]), int(xs[k])
+
+    def sample(self) -> dict[str, torch.Tensor]:
+        P = self.patch
+        items: dict[str, list[torch.Tensor]] = {}
+        for _ in range(self.batch):
+            i = int(self.rng.integers(len(self.frames)))
+            f = self.frames[i]
+            y, x = self._pick(i)
+            crop = {k: v[..., y:y + P, x:x + P] for k, v in f.inputs.items()}
+            crop[REFERENCE] = f.reference[..., y:y + P, x:x + P]
+            s = float(np.exp(self.rng.uniform(-1, 1) * np.log(self.exposure_range)))
+            rot, flip = int(self.rng.integers(4)), bool(self.rng.integers(2))
+            for k, v in crop.items():
+                if k in ("color", REFERENCE):
+                    v = v * s
+                elif k == "color_var":
+                    v = v * (s * s)
+                v = torch.rot90(v, rot, (2, 3))
+                if flip:
+                    v = torch.flip(v, (3,))
+                items.setdefault(k, []).append(v)
+        return {k: torch.cat(v, 0).contiguous() for k, v in items.items()}
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            yield self.sample()

@@ -1,0 +1,75 @@
+"""8-bit PNG/JPEG I/O and the sRGB/tonemapping helpers that reports and metrics share.
+
+Everything inside neurecon is linear HDR; LDR files are sRGB-encoded. Reading decodes to
+linear so an LDR input can enter the same pipeline; writing applies exposure, clamps to [0, 1]
+and sRGB-encodes, i.e. the plain "display" transform (no filmic curve, so images stay
+comparable with the metrics computed on :func:`tonemap_to_ldr`).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..buffers import BufferError
+from ._atomic import atomic_output
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear → sRGB transfer (IEC 61966-2-1). Values above 1 are extended, negatives stay linear."""
+    x = np.asarray(linear, dtype=np.float32)
+    curve = 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055
+    return np.where(x <= 0.0031308, 12.92 * x, curve).astype(np.float32)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """sRGB → linear, the inverse of :func:`srgb_encode`."""
+    x = np.asarray(encoded, dtype=np.float32)
+    curve = np.power((np.maximum(x, 0.04045) + 0.055) / 1.055, 2.4)
+    return np.where(x <= 0.04045, x / 12.92, curve).astype(np.float32)
+
+
+def tonemap_to_ldr(img: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+    """Display transform: multiply by ``exposure`` (linear scale), clamp to [0, 1], sRGB-encode.
+
+    NaN becomes 0 and +inf becomes 1 so a broken pixel cannot poison a report. Returns float32
+    in [0, 1]; :func:`write_ldr` quantises it to 8 bits.
+    """
+    x = np.nan_to_num(np.asarray(img, dtype=np.float32) * np.float32(exposure), nan=0.0, posinf=1.0, neginf=0.0)
+    return srgb_encode(np.clip(x, 0.0, 1.0))
+
+
+def read_ldr(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG/JPEG as linear H×W×3 float32 (alpha dropped, grey expanded, 16-bit grey kept)."""
+    path = os.fspath(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float32)[..., None].repeat(3, axis=2) / 65535.0
+            else:
+                arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise
+    except (UnidentifiedImageError, OSError) as e:
+        raise BufferError(f"{path}: cannot read image: {e}") from e
+    return srgb_decode(arr)
+
+
+def write_ldr(path: str | os.PathLike, img: np.ndarray, exposure: float = 1.0) -> None:
+    """Tonemap (:func:`tonemap_to_ldr`) and write H×W, H×W×1 or H×W×3 as 8-bit PNG/JPEG, atomically."""
+    path = os.fspath(path)
+    fmt = FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise BufferError(f"{path}: LDR output must be one of {', '.join(FORMATS)}")
+    arr = np.asarray(img, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+        raise BufferError(f"{path}: LDR images have 1 or 3 channels, got shape {arr.shape}")
+    q = np.round(tonemap_to_ldr(arr, exposure) * 255.0).astype(np.uint8)
+    with atomic_output(path) as tmp:
+        Image.fromarray(q).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))

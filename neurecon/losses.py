@@ -1,0 +1,35 @@
+"""Training losses. SMAPE (Vogels et al. 2018, Eq. 2) is the denoiser's; the asymmetric wrapper
+(Eq. 6) turns any per-pixel loss into one that penalises moving away from the input more."""
+from __future__ import annotations
+
+import torch
+
+SMAPE_EPS = 1e-2
+
+
+def smape_map(d: torch.Tensor, r: torch.Tensor, eps: float = SMAPE_EPS) -> torch.Tensor:
+    """Per-element |d − r| / (|d| + |r| + ε)."""
+    return (d - r).abs() / (d.abs() + r.abs() + eps)
+
+
+def smape(d: torch.Tensor, r: torch.Tensor, eps: float = SMAPE_EPS) -> torch.Tensor:
+    """Eq. 2: mean over pixels and the three colour channels."""
+    return smape_map(d, r, eps).mean()
+
+
+def l1(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    return (d - r).abs().mean()
+
+
+def relmse_map(d: torch.Tensor, r: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    return (d - r).pow(2) / (r.pow(2) + eps)
+
+
+LOSSES = {"smape": smape, "l1": l1, "relmse": lambda d, r: relmse_map(d, r).mean()}
+
+
+def get_loss(name: str):
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss '{name}'; choose from {', '.join(LOSSES)}") from None

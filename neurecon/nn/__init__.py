@@ -1,0 +1,1 @@
+"""Building blocks: residual blocks, source-aware encoders, kernel prediction and application."""

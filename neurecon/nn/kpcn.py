@@ -1,0 +1,110 @@
+"""The single-frame kernel-predicting denoiser of Vogels et al. 2018 (§3.1–3.2, Fig. 2).
+
+source-aware encoder → spatial-feature extractor (residual blocks) → kernel predictor
+(k×k softmax weights per pixel) → weights applied to the noisy colour.
+
+The model is split into named parts (`encoders`, `extractor`, `predictor`) and into
+`features()` (λ-independent, cacheable) and `reconstruct()` so that later modules — loss
+specialiser, scale compositor, temporal combiner — can be trained on top of frozen parts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .blocks import ResBlock, conv3x3, xavier_init
+from .features import DEFAULT_SOURCES, make_features, source_width
+from .kernels import apply_kernels, softmax_kernels
+
+DEMOD_EPS = 1e-3
+
+
+@dataclass
+class KPCNConfig:
+    width: int = 32
+    blocks: int = 6
+    kernel: int = 21
+    sources: dict[str, list[str]] = field(default_factory=lambda: {"mitsuba": DEFAULT_SOURCES["mitsuba"]})
+    demodulate: bool = False  # filter irradiance colour/(albedo+ε), multiply the albedo back
+    head: str = "kernel"  # "kernel" (KPCN) or "direct" (DPCN baseline, §8)
+
+
+class SourceEncoder(nn.Sequential):
+    """Two 3×3 convolutions embedding one renderer's features into the common space (§3.2)."""
+
+    def __init__(self, cin: int, width: int):
+        super().__init__(conv3x3(cin, width), nn.ReLU(inplace=True), conv3x3(width, width))
+
+
+class KernelPredictor(nn.Module):
+    """1×1 convolution to k² logits, softmax-normalised (Eq. 4), applied to the radiance (Eq. 3)."""
+
+    def __init__(self, width: int, kernel: int):
+        super().__init__()
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel size must be odd, got {kernel}")
+        self.kernel = kernel
+        self.logits = nn.Conv2d(width, kernel * kernel, 1)
+
+    def weights(self, feats: torch.Tensor) -> torch.Tensor:
+        return softmax_kernels(self.logits(torch.relu(feats)))
+
+    def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
+        return apply_kernels(radiance, self.weights(feats))
+
+
+class DirectPredictor(nn.Module):
+    """DPCN baseline: the colour itself, predicted in log space (exp(y) − 1 keeps it non-negative)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.out = nn.Conv2d(width, 3, 1)
+
+    def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
+        return torch.expm1(self.out(torch.relu(feats)).clamp(max=20)).clamp_min(0)
+
+
+class KPCN(nn.Module):
+    def __init__(self, config: KPCNConfig | None = None, **kw):
+        super().__init__()
+        self.config = config or KPCNConfig(**kw)
+        c = self.config
+        self.encoders = nn.ModuleDict({name: SourceEncoder(source_width(bufs), c.width)
+                                       for name, bufs in c.sources.items()})
+        self.extractor = nn.Sequential(*[ResBlock(c.width) for _ in range(c.blocks)])
+        self.predictor = KernelPredictor(c.width, c.kernel) if c.head == "kernel" else DirectPredictor(c.width)
+        xavier_init(self)
+
+    @property
+    def default_source(self) -> str:
+        return next(iter(self.config.sources))
+
+    def required_buffers(self, source: str | None = None) -> list[str]:
+        return list(self.config.sources[source or self.default_source])
+
+    def receptive_radius(self) -> int:
+        """Pixels of context one output pixel depends on: convs (1 px each) plus the kernel radius."""
+        return 2 + 2 * self.config.blocks + self.config.kernel // 2
+
+    def features(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
+        source = source or self.default_source
+        if source not in self.encoders:
+            raise ValueError(f"unknown source '{source}'; this model has encoders for {list(self.encoders)}")
+        return self.extractor(self.encoders[source](make_features(inputs, self.config.sources[source])))
+
+    def radiance(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        c = inputs["color"]
+        return c / (inputs["albedo"] + DEMOD_EPS) if self.config.demodulate else c
+
+    def reconstruct(self, feats: torch.Tensor, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        out = self.predictor(feats, self.radiance(inputs))
+        return out * (inputs["albedo"] + DEMOD_EPS) if self.config.demodulate else out
+
+    def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
+        return self.reconstruct(self.features(inputs, source), inputs)
+
+    def spec(self) -> dict:
+        return {"arch": "kpcn", **asdict(self.config)}

@@ -1,0 +1,114 @@
+"""`neurecon render`: procedural training/validation/test data in OIDN's dataset layout.
+
+Splits are disjoint ranges of scene seeds, so "test" scenes are never seen in training whatever
+the scene counts:  train = [0, 1e5), valid = [1e5, 2e5), test = [2e5, 3e5). Noisy images at each
+spp level use their own render seed (independent samples), the reference another.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .mitsuba_backend import current_variant, mitsuba, render_buffers
+from .scenes import SAMPLERS, random_scene
+
+SPLIT_SEED_BASE = {"train": 0, "valid": 100_000, "test": 200_000}
+NOISY_PLANES = ["color", "albedo", "normal", "depth", "position", "color_var", "albedo_var", "normal_var"]
+
+
+@dataclass
+class RenderJob:
+    out: str
+    split: str = "train"
+    scenes: int = 8
+    size: int = 128
+    spp: list[int] = field(default_factory=lambda: [4, 16])
+    ref_spp: int = 1024
+    seed: int = 0  # offset inside the split's seed range
+    sampler: str = "independent"
+    shard: tuple[int, int] = (0, 1)
+    overwrite: bool = False
+
+    def scene_ids(self) -> list[int]:
+        base = SPLIT_SEED_BASE[self.split] + self.seed
+        i, n = self.shard
+        return [base + k for k in range(self.scenes) if k % n == i]
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.out) / self.split
+
+
+def scene_name(scene_seed: int, sampler: str) -> str:
+    return f"scene{scene_seed:06d}" + ("" if sampler == "independent" else f"_{sampler}")
+
+
+def render_scene(job: RenderJob, scene_seed: int) -> dict:
+    """Render one scene's noisy ladder and reference into job.directory; return timings."""
+    from ..io import write_oidn_frame
+
+    mi = mitsuba()
+    name = scene_name(scene_seed, job.sampler)
+    scene = mi.load_dict(random_scene(scene_seed, job.size, job.sampler))
+    times = {}
+    for level, spp in enumerate(job.spp):
+        t = time.perf_counter()
+        buf = render_buffers(scene, spp, seed=scene_seed * 16 + level)
+        write_oidn_frame(job.directory, name, spp, buf.subset(NOISY_PLANES))
+        times[f"{spp}spp"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    ref = render_buffers(scene, job.ref_spp, seed=scene_seed * 16 + 15)
+    write_oidn_frame(job.directory, name, "ref", ref.subset(["color", "albedo", "normal", "depth"]))
+    times["ref"] = round(time.perf_counter() - t, 3)
+    return {"name": name, "seed": scene_seed, "seconds": times}
+
+
+def _done(job: RenderJob, scene_seed: int) -> bool:
+    return (job.directory / f"{scene_name(scene_seed, job.sampler)}_ref.hdr.exr").exists()
+
+
+def run(job: RenderJob, progress: bool = True) -> dict:
+    """Render every scene of the job (skipping finished ones unless overwrite) and merge metadata."""
+    from tqdm import tqdm
+
+    if job.sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler '{job.sampler}'; choose from {', '.join(SAMPLERS)}")
+    job.directory.mkdir(parents=True, exist_ok=True)
+    ids = [s for s in job.scene_ids() if job.overwrite or not _done(job, s)]
+    mitsuba()
+    records = []
+    t0 = time.perf_counter()
+    for s in tqdm(ids, desc=f"render {job.split} [{current_variant()}]", unit="scene", disable=not progress):
+        records.append(render_scene(job, s))
+    meta_path = job.directory / (f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"scenes": []}
+    known = {r["name"] for r in records}
+    meta["scenes"] = [r for r in meta.get("scenes", []) if r["name"] not in known] + records
+    import mitsuba as _mi
+
+    meta.update({
+        "renderer": f"mitsuba {_mi.__version__}", "variant": current_variant(), "sampler": job.sampler,
+        "integrator": "moment(aov(path))", "pixel_filter": "box", "size": job.size, "spp": job.spp,
+        "ref_spp": job.ref_spp, "split": job.split,
+        "seed_range": [SPLIT_SEED_BASE[job.split] + job.seed, SPLIT_SEED_BASE[job.split] + job.seed + job.scenes],
+        "shard": list(job.shard), "host": platform.node(), "cpus": os.cpu_count(),
+        "wall_seconds_this_run": round(time.perf_counter() - t0, 2), "job": asdict(job),
+    })
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, meta_path)
+    return meta
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard takes i/N (e.g. 0/4), got '{text}'") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {text}: need 0 <= i < N")
+    return i, n
