@@ -1,0 +1,101 @@
+"""Model registry: rebuild any neurecon network from the `spec` stored next to its weights, and
+load shipped weights by name (files in `neurecon/models/weights/`, produced by `configs/`).
+
+A checkpoint is a dict with `spec` (``{"arch": name, **constructor arguments}``) and `model`
+(a state dict, fp16 for shipped files). Parts of a checkpoint load into parts of a model with
+:func:`load_part` — how pre-trained encoders and extractors are re-assembled under new heads.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
+# shipped name -> file in WEIGHTS_DIR; "default" is what Denoiser.load() gives without a name
+SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt"}
+
+
+def register(arch: str):
+    def deco(builder: Callable[[dict], nn.Module]):
+        ARCHS[arch] = builder
+        return builder
+    return deco
+
+
+@register("kpcn")
+def _kpcn(spec: dict) -> nn.Module:
+    from ..nn.kpcn import KPCN, KPCNConfig
+
+    return KPCN(KPCNConfig(**spec))
+
+
+def build_model(spec: dict) -> nn.Module:
+    spec = dict(spec)
+    arch = spec.pop("arch", None)
+    if arch not in ARCHS:
+        _import_plugins()
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture '{arch}'; known: {sorted(ARCHS)}")
+    return ARCHS[arch](spec)
+
+
+def _import_plugins() -> None:
+    """Architectures living in other packages register themselves on import."""
+    try:
+        from ..sr import models as _  # noqa: F401
+    except ImportError:
+        pass
+
+
+def resolve(name_or_path: str | Path | None, default: str = "default") -> Path:
+    if name_or_path is None:
+        name_or_path = default
+    p = Path(name_or_path)
+    if p.suffix in (".pt", ".pth") or p.exists():
+        if not p.exists():
+            raise FileNotFoundError(f"model file not found: {p}")
+        return p
+    if str(name_or_path) not in SHIPPED:
+        raise ValueError(f"unknown model '{name_or_path}'; shipped: {sorted(SHIPPED)}, or give a .pt path")
+    path = WEIGHTS_DIR / SHIPPED[str(name_or_path)]
+    if not path.exists():
+        raise FileNotFoundError(f"shipped model '{name_or_path}' has no weights at {path}; train it with configs/")
+    return path
+
+
+def load_checkpoint(name_or_path: str | Path | None, default: str = "default") -> dict:
+    ck = torch.load(resolve(name_or_path, default), map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or "spec" not in ck or "model" not in ck:
+        raise ValueError(f"{name_or_path}: not a neurecon checkpoint (needs 'spec' and 'model')")
+    return ck
+
+
+def load_model(name_or_path: str | Path | None = None, default: str = "default") -> tuple[nn.Module, dict]:
+    """Model in eval mode (fp32) and its checkpoint dict (spec, card, …)."""
+    ck = load_checkpoint(name_or_path, default)
+    model = build_model(ck["spec"])
+    model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
+    return model.eval(), ck
+
+
+def load_part(module: nn.Module, checkpoint: dict, prefix: str, strict: bool = True) -> nn.Module:
+    """Load the entries of `checkpoint["model"]` under `prefix.` into `module` (e.g. a frozen
+    extractor taken from a trained KPCN)."""
+    sub = {k[len(prefix) + 1:]: v.float() for k, v in checkpoint["model"].items() if k.startswith(prefix + ".")}
+    if not sub:
+        raise ValueError(f"checkpoint has no parameters under '{prefix}'")
+    module.load_state_dict(sub, strict=strict)
+    return module
+
+
+def export_shipped(best_pt: str | Path, out: str | Path, card: dict) -> Path:
+    """Strip a training checkpoint to fp16 weights + spec + model card for committing."""
+    ck = torch.load(best_pt, map_location="cpu", weights_only=False)
+    out = Path(out)
+    torch.save({"spec": ck["spec"], "model": {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()},
+                "card": card}, out)
+    return out

@@ -1,0 +1,98 @@
+"""Typed training configs loaded from YAML, with `key.sub=value` overrides from the command line.
+
+A config has four sections: `task` (what is trained and on which data: free-form, validated by
+the task), `optim`, `run`, and an optional `card` (text for the model card). Unknown keys in the
+typed sections are an error, so a typo cannot silently train the wrong thing.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | lamb
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0  # max global grad norm; 0 = off
+    schedule: str = "constant"  # constant | cosine
+    warmup: int = 0
+    min_lr_ratio: float = 0.0  # cosine ends at lr * min_lr_ratio
+
+
+@dataclass
+class RunConfig:
+    out: str = "runs/untitled"
+    iterations: int = 1000
+    val_every: int = 200
+    ckpt_every: int = 200
+    log_every: int = 20
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    tensorboard: bool = False
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
+
+
+@dataclass
+class TrainConfig:
+    task: dict[str, Any] = field(default_factory=dict)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _typed(cls, data: dict, where: str):
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(names)
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in '{where}'; allowed: {sorted(names)}")
+    kw = {}
+    for k, v in data.items():
+        default = getattr(cls(), k)
+        if isinstance(default, tuple) and isinstance(v, list):
+            v = tuple(v)
+        elif isinstance(default, float) and isinstance(v, (int, str)):
+            try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+                v = float(v)
+            except ValueError:
+                raise ValueError(f"'{where}.{k}' must be a number, got {v!r}") from None
+        kw[k] = v
+    return cls(**kw)
+
+
+def _set_dotted(d: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = None) -> TrainConfig:
+    if isinstance(path_or_dict, dict):
+        raw = dict(path_or_dict)
+    else:
+        path = Path(path_or_dict)
+        if not path.exists():
+            raise FileNotFoundError(f"config not found: {path}")
+        raw = yaml.safe_load(path.read_text()) or {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override '{item}' is not KEY=VALUE")
+        k, v = item.split("=", 1)
+        _set_dotted(raw, k, yaml.safe_load(v))
+    unknown = set(raw) - {"task", "optim", "run", "card"}
+    if unknown:
+        raise ValueError(f"unknown config section(s) {sorted(unknown)}; allowed: task, optim, run, card")
+    return TrainConfig(task=dict(raw.get("task") or {}),
+                       optim=_typed(OptimConfig, raw.get("optim") or {}, "optim"),
+                       run=_typed(RunConfig, raw.get("run") or {}, "run"),
+                       card=dict(raw.get("card") or {}))

@@ -1,0 +1,83 @@
+"""Training task for the kernel-predicting denoiser (§6.2): SMAPE on random/importance-sampled
+patches of the train split; validation on whole frames of the valid split.
+
+Config (`task:` section)::
+
+    name: denoise
+    data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,
+           importance: 0.5, source: mitsuba, valid_limit: 8}
+    model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
+    loss: smape
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import metrics
+from ..data.denoise import REFERENCE, PatchSampler, load_frames
+from ..losses import get_loss
+from ..models import build_model
+from ..nn.features import DEFAULT_SOURCES
+from .trainer import dist_info
+
+DATA_DEFAULTS = {"root": "data/mitsuba", "train": "train", "valid": "valid", "spp": [4, 16], "patch": 64,
+                 "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None}
+
+
+class DenoiseTask:
+    monitor = "loss"
+    monitor_mode = "min"
+
+    def __init__(self, cfg):
+        t = cfg.task
+        unknown = set(t) - {"name", "data", "model", "loss"}
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)} in the denoise task config")
+        self.data = {**DATA_DEFAULTS, **(t.get("data") or {})}
+        unknown = set(self.data) - set(DATA_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)} in task.data; allowed: {sorted(DATA_DEFAULTS)}")
+        self.spec = {"arch": "kpcn", **(t.get("model") or {})}
+        self.source = self.data["source"]
+        self.spec.setdefault("sources", {self.source: DEFAULT_SOURCES.get(self.source, DEFAULT_SOURCES["mitsuba"])})
+        self.loss = get_loss(t.get("loss", "smape"))
+        buffers = self.spec["sources"][self.source]
+        root = Path(self.data["root"])
+        rank, _ = dist_info()
+        progress = rank == 0
+        self.train_frames = load_frames(root / self.data["train"], self.data["spp"], buffers,
+                                        limit=self.data["train_limit"], progress=progress)
+        self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
+                                        limit=self.data["valid_limit"], progress=progress)
+        self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
+                                    self.data["importance"], seed=cfg.run.seed + 1000 * rank)
+
+    def build_model(self):
+        return build_model(self.spec)
+
+    def model_spec(self, model) -> dict:
+        return model.spec()
+
+    def next_batch(self):
+        return self.sampler.sample()
+
+    def training_step(self, model, batch, step, total):
+        out = model(batch, self.source)
+        return self.loss(out, batch[REFERENCE]), {}
+
+    def validate(self, model) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        for f in self.valid_frames:
+            out = model(f.inputs, self.source)
+            m = {"loss": float(self.loss(out, f.reference)), **metrics.denoise_metrics(out, f.reference)}
+            for k, v in m.items():
+                sums[k] = sums.get(k, 0.0) + v
+        return {k: v / len(self.valid_frames) for k, v in sums.items()}
+
+    def state_dict(self) -> dict:
+        return {"sampler_rng": self.sampler.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.rng.bit_generator.state = state["sampler_rng"]

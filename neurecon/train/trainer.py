@@ -1,0 +1,240 @@
+"""The one training loop every recipe runs on.
+
+A *task* (denoising, super-resolution, a loss specialiser, …) says how to build the model, draw
+a batch, compute the loss and validate; the trainer owns everything else: optimiser and LR
+schedule, gradient clipping, `torch.distributed` (DDP over gloo on CPU), periodic validation with
+keep-the-best, atomic checkpoints and exact resume (model, optimiser, schedule, step and every RNG,
+including the task's), JSONL metrics, a training-curve PNG and optional TensorBoard.
+
+Layout of `run.out`:  last.pt (resume), best.pt (weights + spec of the best validation),
+metrics.jsonl, curves.png, config.yaml.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from .config import TrainConfig
+
+
+class Task(Protocol):
+    monitor: str  # validation metric used to keep the best model
+    monitor_mode: str  # "min" or "max"
+
+    def build_model(self) -> nn.Module: ...
+    def next_batch(self) -> Any: ...
+    def training_step(self, model: nn.Module, batch: Any, step: int, total: int) -> tuple[torch.Tensor, dict]: ...
+    def validate(self, model: nn.Module) -> dict[str, float]: ...
+    def model_spec(self, model: nn.Module) -> dict: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def dist_info() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def maybe_init_distributed() -> tuple[int, int]:
+    """Join the process group torchrun describes in the environment (gloo: CPU-friendly)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    return dist_info()
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build_optimizer(params, cfg) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.name == "lamb":
+        from .lamb import Lamb
+
+        return Lamb(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer '{cfg.name}'; choose adam or lamb")
+
+
+def lr_factor(step: int, total: int, cfg) -> float:
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    if cfg.schedule == "cosine":
+        t = (step - cfg.warmup) / max(1, total - cfg.warmup)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    raise ValueError(f"unknown schedule '{cfg.schedule}'; choose constant or cosine")
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, task: Task, progress: bool = True):
+        self.cfg, self.task, self.progress = config, task, progress
+        self.rank, self.world = maybe_init_distributed()
+        if config.run.threads:
+            torch.set_num_threads(config.run.threads)
+        torch.manual_seed(config.run.seed + self.rank)
+        np.random.seed(config.run.seed + self.rank)
+        random.seed(config.run.seed + self.rank)
+        self.out = Path(config.run.out)
+        self.model = task.build_model()
+        self.net = self.model
+        if self.world > 1:
+            self.net = nn.parallel.DistributedDataParallel(self.model)
+        self.opt = build_optimizer(self.model.parameters(), config.optim)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: lr_factor(s, config.run.iterations, config.optim))
+        self.step = 0
+        self.best: float | None = None
+        self.history: list[dict] = []
+        self._tb = None
+
+    # checkpoints ------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def checkpoint(self) -> dict:
+        return {"spec": self.task.model_spec(self.model), "model": self.model.state_dict(),
+                "optim": self.opt.state_dict(), "sched": self.sched.state_dict(), "step": self.step,
+                "best": self.best, "rng": _rng_state(), "task": self.task.state_dict(),
+                "config": self.cfg.to_dict(), "world": self.world}
+
+    def save_last(self) -> None:
+        if self.is_main:
+            atomic_save(self.checkpoint(), self.out / "last.pt")
+
+    def resume(self) -> bool:
+        path = self.out / "last.pt"
+        if not path.exists():
+            return False
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optim"])
+        self.sched.load_state_dict(ck["sched"])
+        self.step, self.best = ck["step"], ck["best"]
+        _set_rng_state(ck["rng"])
+        self.task.load_state_dict(ck["task"])
+        mpath = self.out / "metrics.jsonl"
+        if mpath.exists():
+            self.history = [json.loads(line) for line in mpath.read_text().splitlines() if line.strip()]
+            self.history = [h for h in self.history if h.get("step", 0) <= self.step]
+        return True
+
+    # logging ----------------------------------------------------------------------------
+    def log(self, record: dict) -> None:
+        if not self.is_main:
+            return
+        self.history.append(record)
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.cfg.run.tensorboard:
+            if self._tb is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out / "tb"))
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, record["step"])
+
+    def plot(self) -> None:
+        if self.is_main and self.history:
+            from .curves import plot_history
+
+            plot_history(self.history, self.out / "curves.png", monitor=self.task.monitor)
+
+    # the loop ---------------------------------------------------------------------------
+    def validate(self) -> dict:
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.task.validate(self.model)
+        self.model.train()
+        value = metrics[self.task.monitor]
+        better = self.best is None or (value < self.best if self.task.monitor_mode == "min" else value > self.best)
+        if better:
+            self.best = value
+            if self.is_main:
+                atomic_save({"spec": self.task.model_spec(self.model), "model": self.model.state_dict(),
+                             "step": self.step, self.task.monitor: value, "config": self.cfg.to_dict()},
+                            self.out / "best.pt")
+        self.log({"step": self.step, **{f"val_{k}": v for k, v in metrics.items()}})
+        return metrics
+
+    def fit(self, resume: bool = True) -> dict:
+        from tqdm import tqdm
+
+        run = self.cfg.run
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+        if resume and self.resume() and self.is_main:
+            print(f"resumed from {self.out / 'last.pt'} at step {self.step}")
+        elif self.is_main and (self.out / "metrics.jsonl").exists():
+            (self.out / "metrics.jsonl").unlink()
+        t0 = time.perf_counter()
+        bar = tqdm(total=run.iterations, initial=self.step, disable=not (self.progress and self.is_main),
+                   desc=f"train {self.out.name}", unit="it")
+        self.model.train()
+        running: dict[str, float] = {}
+        n_run = 0
+        while self.step < run.iterations:
+            batch = self.task.next_batch()
+            loss, logs = self.task.training_step(self.net, batch, self.step, run.iterations)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {self.step}; last checkpoint is intact")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.optim.grad_clip > 0:
+                logs["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip))
+            self.opt.step()
+            self.sched.step()
+            self.step += 1
+            for k, v in {"loss": float(loss), **logs}.items():
+                running[k] = running.get(k, 0.0) + float(v)
+            n_run += 1
+            bar.update(1)
+            if self.step % run.log_every == 0 or self.step == run.iterations:
+                rec = {k: v / n_run for k, v in running.items()}
+                bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                self.log({"step": self.step, "lr": self.sched.get_last_lr()[0],
+                          "elapsed_s": round(time.perf_counter() - t0, 2), **rec})
+                running, n_run = {}, 0
+            if self.step % run.val_every == 0 or self.step == run.iterations:
+                if self.is_main:
+                    self.validate()
+                    self.plot()
+                if self.world > 1:
+                    torch.distributed.barrier()
+            if self.step % run.ckpt_every == 0 or self.step == run.iterations:
+                self.save_last()
+            if run.max_minutes and time.perf_counter() - t0 > 60 * run.max_minutes:
+                self.save_last()
+                if self.is_main:
+                    print(f"stopping at step {self.step}: max_minutes={run.max_minutes} reached (resume to continue)")
+                break
+        bar.close()
+        return {"step": self.step, "best": self.best, "seconds": time.perf_counter() - t0}
