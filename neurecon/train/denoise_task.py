@@ -40,10 +40,17 @@ class DenoiseTask:
         if unknown:
             raise ValueError(f"unknown key(s) {sorted(unknown)} in task.data; allowed: {sorted(DATA_DEFAULTS)}")
         self.spec = {"arch": "kpcn", **(t.get("model") or {})}
-        self.source = self.data["source"]
-        self.spec.setdefault("sources", {self.source: DEFAULT_SOURCES.get(self.source, DEFAULT_SOURCES["mitsuba"])})
+        # several sources train one shared backbone behind source-aware encoders (§3.2):
+        # steps alternate between them; validation reports each, the first one is monitored
+        names = self.data["source"]
+        self.sources = [names] if isinstance(names, str) else list(names)
+        self.spec.setdefault("sources", {s: DEFAULT_SOURCES[s] for s in self.sources})
+        missing = [s for s in self.sources if s not in self.spec["sources"]]
+        if missing:
+            raise ValueError(f"source(s) {missing} have no buffer list; known defaults: {sorted(DEFAULT_SOURCES)}")
+        self.source = self.sources[0]
         self.loss = get_loss(t.get("loss", "smape"))
-        buffers = self.spec["sources"][self.source]
+        buffers = sorted({b for s in self.sources for b in self.spec["sources"][s]})
         root = Path(self.data["root"])
         rank, _ = dist_info()
         progress = rank == 0
@@ -64,16 +71,18 @@ class DenoiseTask:
         return self.sampler.sample()
 
     def training_step(self, model, batch, step, total):
-        out = model(batch, self.source)
+        out = model(batch, self.sources[step % len(self.sources)])
         return self.loss(out, batch[REFERENCE]), {}
 
     def validate(self, model) -> dict[str, float]:
         sums: dict[str, float] = {}
         for f in self.valid_frames:
-            out = model(f.inputs, self.source)
-            m = {"loss": float(self.loss(out, f.reference)), **metrics.denoise_metrics(out, f.reference)}
-            for k, v in m.items():
-                sums[k] = sums.get(k, 0.0) + v
+            for i, src in enumerate(self.sources):
+                out = model(f.inputs, src)
+                m = {"loss": float(self.loss(out, f.reference)), **metrics.denoise_metrics(out, f.reference)}
+                for k, v in m.items():
+                    key = k if i == 0 else f"{src}_{k}"
+                    sums[key] = sums.get(key, 0.0) + v
         return {k: v / len(self.valid_frames) for k, v in sums.items()}
 
     def state_dict(self) -> dict:

@@ -213,7 +213,7 @@ class Trainer:
             self.opt.step()
             self.sched.step()
             self.step += 1
-            for k, v in {"loss": float(loss), **logs}.items():
+            for k, v in {"loss": float(loss.detach()), **logs}.items():
                 running[k] = running.get(k, 0.0) + float(v)
             n_run += 1
             bar.update(1)

@@ -1,0 +1,98 @@
+"""HTML comparison reports: noisy / neurecon / OIDN / reference side by side, with zoomed crops,
+relative-error maps and a metrics table. Images are written as PNG next to `index.html`.
+
+Crops are chosen where the methods disagree most with the reference (highest local error of
+the noisy input), so the report shows the hard regions, not a flat wall.
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .io.ldr import srgb_decode, write_ldr
+
+
+def _display(img: np.ndarray) -> np.ndarray:
+    """Reinhard x/(1+x); write_ldr then sRGB-encodes: the display transform DSSIM uses."""
+    x = np.clip(np.nan_to_num(img), 0, None)
+    return x / (1 + x)
+
+
+def error_map(d: np.ndarray, r: np.ndarray, vmax: float = 0.5) -> np.ndarray:
+    """Relative squared error per pixel (mean over channels), as an inferno-like RGB heat map."""
+    import matplotlib
+
+    rel = (((d - r) ** 2) / (r ** 2 + 1e-2)).mean(-1)
+    rgb = matplotlib.colormaps["inferno"](np.clip(np.sqrt(rel / vmax), 0, 1))[..., :3]
+    return rgb.astype(np.float32)
+
+
+def pick_crops(noisy: np.ndarray, ref: np.ndarray, n: int = 2, size: int = 48) -> list[tuple[int, int]]:
+    H, W = ref.shape[:2]
+    size = min(size, H, W)
+    err = ((noisy - ref) ** 2 / (ref ** 2 + 1e-2)).mean(-1)
+    best: list[tuple[int, int]] = []
+    step = max(4, size // 4)
+    cands = [(float(err[y:y + size, x:x + size].mean()), y, x)
+             for y in range(0, H - size + 1, step) for x in range(0, W - size + 1, step)]
+    for _, y, x in sorted(cands, reverse=True):
+        if all(abs(y - by) >= size or abs(x - bx) >= size for by, bx in best):
+            best.append((y, x))
+        if len(best) == n:
+            break
+    return best
+
+
+def _upscale(img: np.ndarray, f: int) -> np.ndarray:
+    return np.repeat(np.repeat(img, f, 0), f, 1)
+
+
+def write_report(out_dir: str | Path, images: dict[str, np.ndarray], reference: np.ndarray,
+                 metrics: dict[str, dict], title: str = "neurecon report", notes: str = "",
+                 crop: int = 48) -> Path:
+    """`images`: method name -> H×W×3 linear image (the first one is the noisy input)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(images) + ["reference"]
+    all_imgs = {**images, "reference": reference}
+    crops = pick_crops(next(iter(images.values())), reference, size=crop)
+    f = max(1, 192 // crop)
+    rows_full, rows_err, rows_crop = [], [], [[] for _ in crops]
+    for name in names:
+        slug = name.lower().replace(" ", "_")
+        img = all_imgs[name]
+        write_ldr(out / f"{slug}.png", _display(img))
+        rows_full.append(f'<td><img src="{slug}.png"><br>{html.escape(name)}</td>')
+        if name != "reference":
+            write_ldr(out / f"{slug}_err.png", srgb_decode(error_map(img, reference)))
+            rows_err.append(f'<td><img src="{slug}_err.png"><br>{html.escape(name)} rel. error</td>')
+        else:
+            rows_err.append("<td></td>")
+        for i, (y, x) in enumerate(crops):
+            c = _upscale(img[y:y + crop, x:x + crop], f)
+            write_ldr(out / f"{slug}_crop{i}.png", _display(c))
+            rows_crop[i].append(f'<td><img src="{slug}_crop{i}.png"></td>')
+    keys = sorted({k for m in metrics.values() for k in m})
+    table = "<tr><th>method</th>" + "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "</tr>"
+    for name, m in metrics.items():
+        table += f"<tr><td>{html.escape(name)}</td>" + "".join(
+            f"<td>{m[k]:.4g}</td>" if isinstance(m.get(k), (int, float)) else "<td></td>" for k in keys) + "</tr>"
+    crop_html = "".join(f"<h3>crop {i} at (y={y}, x={x})</h3><table><tr>{''.join(r)}</tr></table>"
+                        for i, ((y, x), r) in enumerate(zip(crops, rows_crop)))
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1.5em;background:#fafafa}} td{{text-align:center;padding:4px;vertical-align:top}}
+img{{image-rendering:pixelated;max-width:360px}} table.m td,table.m th{{border:1px solid #ccc;padding:4px 10px}}
+table.m{{border-collapse:collapse}}</style></head><body>
+<h1>{html.escape(title)}</h1><p>{html.escape(notes)}</p>
+<h2>metrics</h2><table class="m">{table}</table>
+<p>relMSE and SMAPE on linear HDR radiance; DSSIM on tonemapped (Reinhard + sRGB) images; lower is better.</p>
+<h2>images</h2><table><tr>{''.join(rows_full)}</tr><tr>{''.join(rows_err)}</tr></table>
+<h2>crops (highest input error)</h2>{crop_html}
+</body></html>"""
+    (out / "index.html").write_text(doc)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return out / "index.html"
+
