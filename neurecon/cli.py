@@ -47,6 +47,18 @@ def _upscale(a) -> int:
     return upscale_cli(a)
 
 
+def _export(a) -> int:
+    import json
+    from pathlib import Path
+
+    from .models.card import export_run
+
+    scores = json.loads(Path(a.scores).read_text()).get("summary") if a.scores else None
+    pt, md = export_run(a.run, a.out, scores)
+    print(f"wrote {pt} and {md}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neurecon", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -85,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", required=True)
     d.add_argument("--model", default=None, help="shipped model name or a checkpoint path")
     d.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
-    d.add_argument("--lambda", dest="lam", type=float, default=None, help=argparse.SUPPRESS)
+    d.add_argument("--lambda", dest="lam", type=float, default=None,
+                   help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model")
+    d.add_argument("--lambda-map", help="spatially varying λ as an image (EXR/PFM/PNG; its mean over channels)")
     d.set_defaults(func=_denoise)
 
     m = sub.add_parser("demo", help="render a scene, denoise it with the default model and with OIDN, write a report")
@@ -96,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=200_000)
     m.add_argument("--model", default=None)
     m.set_defaults(func=_demo)
+
+    e = sub.add_parser("export", help="ship a training run's best weights (fp16) with a model card")
+    e.add_argument("run", help="training output directory (has best.pt, metrics.jsonl)")
+    e.add_argument("out", help="destination .pt (a .md card is written beside it)")
+    e.add_argument("--scores", help="benchmark JSON whose 'summary' goes into the card")
+    e.set_defaults(func=_export)
 
     u = sub.add_parser("upscale", help="super-resolve an image")
     u.add_argument("input")

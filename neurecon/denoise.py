@@ -55,23 +55,59 @@ class Denoiser:
         return max(usable, key=lambda s: len(sources[s]))
 
     # API ----------------------------------------------------------------------------------
-    def denoise(self, color, albedo=None, normal=None, variance=None, source: str | None = None) -> np.ndarray:
-        """Denoise H×W×3 float32 linear HDR colour; auxiliary buffers are H×W×3 too."""
-        buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
-        return self.denoise_buffers(buf, source)
+    @property
+    def has_lambda(self) -> bool:
+        return hasattr(self.model, "tail")
 
-    def denoise_buffers(self, buf: Buffers, source: str | None = None) -> np.ndarray:
+    def denoise(self, color, albedo=None, normal=None, variance=None, source: str | None = None,
+                lam=None) -> np.ndarray:
+        """Denoise H×W×3 float32 linear HDR colour; auxiliary buffers are H×W×3 too.
+        `lam` (λ ≥ 1, float or H×W map) trades bias for variance on models trained for it."""
+        buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
+        return self.denoise_buffers(buf, source, lam)
+
+    def prepare(self, buf: Buffers, source: str | None = None) -> tuple[dict[str, torch.Tensor], str]:
+        """Sanitised input tensors for the chosen source (the report lands in last_sanitize_report)."""
         buf = buf.copy()
         self.last_sanitize_report = buf.sanitize()
         source = source or self.pick_source(buf.names())
         needed = sorted(set(self.model.config.sources[source]) | {"color"}
                         | ({"albedo"} if self.model.config.demodulate else set()))
         buf.require(needed)
-        inputs = {n: buf.to_tensor([n]) for n in needed}
+        return {n: buf.to_tensor([n]) for n in needed}, source
+
+    def lambda_map(self, lam, shape: tuple[int, int]) -> torch.Tensor:
+        """Validate λ (scalar or H×W) and return it as a 1×1×H×W tensor."""
+        if not self.has_lambda:
+            raise ValueError("this model has no λ control; load a model trained with configs/denoise_lambda.yaml")
+        arr = np.asarray(lam, np.float32)
+        if arr.ndim == 3 and arr.shape[2] in (1, 3):
+            arr = arr.mean(2)
+        if arr.ndim == 0:
+            arr = np.full(shape, float(arr), np.float32)
+        if arr.shape != tuple(shape):
+            raise ValueError(f"λ map is {arr.shape[1] if arr.ndim > 1 else '?'}×{arr.shape[0]} "
+                             f"but the frame is {shape[1]}×{shape[0]}")
+        if not np.isfinite(arr).all() or arr.min() < 1:
+            raise ValueError(f"λ must be ≥ 1 everywhere (1 = symmetric loss); got min {np.nanmin(arr):.3g}")
+        return torch.from_numpy(np.ascontiguousarray(arr))[None, None]
+
+    def denoise_buffers(self, buf: Buffers, source: str | None = None, lam=None) -> np.ndarray:
+        inputs, source = self.prepare(buf, source)
+        if lam is not None or self.has_lambda:
+            inputs["lambda"] = self.lambda_map(1.0 if lam is None else lam, buf.shape)
         t = time.perf_counter()
         out = self.run_tiled(inputs, source)
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()
+
+    def session(self, buf: Buffers, source: str | None = None) -> "LambdaSession":
+        """Interactive λ: features computed once, each λ re-runs only the specialiser tail."""
+        return LambdaSession(self, buf, source)
+
+    def _forward(self, inputs: dict[str, torch.Tensor], source: str) -> torch.Tensor:
+        lam = inputs.get("lambda")
+        return self.model(inputs, source) if lam is None else self.model(inputs, source, lam=lam)
 
     @torch.no_grad()
     def run_tiled(self, inputs: dict[str, torch.Tensor], source: str, tile: int | None = None) -> torch.Tensor:
@@ -82,16 +118,38 @@ class Denoiser:
             budget = self.maxmem_mb * 2 ** 20 // _bytes_per_pixel(self.model)
             tile = max(64, int(math.sqrt(budget)) - 2 * r)
         if H <= tile and W <= tile:
-            return self.model(inputs, source)
+            return self._forward(inputs, source)
         out = torch.zeros(1, 3, H, W)
         for y0 in range(0, H, tile):
             for x0 in range(0, W, tile):
                 y1, x1 = min(H, y0 + tile), min(W, x0 + tile)
                 ya, xa = max(0, y0 - r), max(0, x0 - r)
                 yb, xb = min(H, y1 + r), min(W, x1 + r)
-                part = self.model({k: v[..., ya:yb, xa:xb] for k, v in inputs.items()}, source)
+                part = self._forward({k: v[..., ya:yb, xa:xb] for k, v in inputs.items()}, source)
                 out[..., y0:y1, x0:x1] = part[..., y0 - ya:y1 - ya, x0 - xa:x1 - xa]
         return out
+
+
+class LambdaSession:
+    """A frame whose λ-independent features are cached (whole frame, untiled)."""
+
+    def __init__(self, den: Denoiser, buf: Buffers, source: str | None = None):
+        if not den.has_lambda:
+            raise ValueError("this model has no λ control; load a model trained with configs/denoise_lambda.yaml")
+        self.den, self.shape = den, buf.shape
+        self.inputs, self.source = den.prepare(buf, source)
+        t = time.perf_counter()
+        with torch.no_grad():
+            self.features = den.model.features(self.inputs, self.source)
+        self.feature_seconds = time.perf_counter() - t
+        self.last_seconds = 0.0
+
+    @torch.no_grad()
+    def denoise(self, lam=1.0) -> np.ndarray:
+        t = time.perf_counter()
+        out = self.den.model.tail(self.features, self.inputs, self.den.lambda_map(lam, self.shape))
+        self.last_seconds = time.perf_counter() - t
+        return out[0].permute(1, 2, 0).numpy()
 
 
 def denoise_cli(a) -> int:
@@ -109,8 +167,15 @@ def denoise_cli(a) -> int:
                 buf[plane] = read_image(path)
     else:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
-    den = Denoiser.load(a.model, maxmem_mb=a.maxmem)
-    out = den.denoise_buffers(buf)
+    lam = None
+    if a.lam is not None and a.lambda_map:
+        raise ValueError("give --lambda or --lambda-map, not both")
+    if a.lam is not None:
+        lam = a.lam
+    elif a.lambda_map:
+        lam = read_image(a.lambda_map).mean(2)
+    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem)
+    out = den.denoise_buffers(buf, lam=lam)
     write_image(a.output, out)
     rep = den.last_sanitize_report
     h, w = buf.shape

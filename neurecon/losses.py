@@ -33,3 +33,19 @@ def get_loss(name: str):
         return LOSSES[name]
     except KeyError:
         raise ValueError(f"unknown loss '{name}'; choose from {', '.join(LOSSES)}") from None
+
+
+MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map}
+
+
+def asymmetric(d: torch.Tensor, r: torch.Tensor, c: torch.Tensor, lam, base: str = "smape") -> torch.Tensor:
+    """Eq. 6: ℓ'_λ(d, r, c) = ℓ(d, r)·(1 + (λ − 1)·H((d − r)(r − c))), averaged.
+
+    The penalty applies where the result d and the noisy input c lie on opposite sides of the
+    reference r (d − r and r − c share a sign): moving away from the input costs λ× more, so the
+    network keeps input detail (and some noise) where it is unsure. `lam` is a float or a
+    per-pixel N×1×H×W tensor; λ = 1 is exactly the base loss.
+    """
+    ell = MAP_LOSSES[base](d, r)
+    heaviside = ((d - r) * (r - c) > 0).to(ell.dtype)
+    return (ell * (1 + (lam - 1) * heaviside)).mean()

@@ -38,3 +38,19 @@ def test_config_errors_are_clear(tmp_path):
         load_config({"trainer": {}})
     cfg = load_config({"optim": {"lr": "1e-4"}}, ["run.iterations=7"])
     assert cfg.optim.lr == 1e-4 and cfg.run.iterations == 7
+
+
+def test_lambda_specialiser_trains_on_a_frozen_backbone(tiny_dataset, tmp_path):
+    base = train_from_config(tiny_config(tiny_dataset, tmp_path / "base", iterations=3), progress=False)
+    cfg = tiny_config(tiny_dataset, tmp_path / "lam", iterations=3)
+    cfg["task"] = {"name": "denoise_lambda", "backbone": str(tmp_path / "base" / "best.pt"), "blocks": 1,
+                   "data": cfg["task"]["data"]}
+    tr = train_from_config(cfg, progress=False)
+    before = {k: v for k, v in torch.load(tmp_path / "base" / "best.pt", weights_only=False)["model"].items()}
+    after = tr.model.backbone.state_dict()
+    for k, v in before.items():
+        torch.testing.assert_close(after[k], v, msg=k)  # frozen
+    trainable = [n for n, p in tr.model.named_parameters() if p.requires_grad]
+    assert trainable and all(n.startswith(("specialiser", "predictor")) for n in trainable)
+    val = [json.loads(l) for l in (tmp_path / "lam" / "metrics.jsonl").read_text().splitlines() if "val_loss" in l][-1]
+    assert val["val_loss_lambda10"] > val["val_loss_lambda1"]  # a stricter loss scores higher

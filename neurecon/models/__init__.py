@@ -16,7 +16,7 @@ from torch import nn
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 # shipped name -> file in WEIGHTS_DIR; "default" is what Denoiser.load() gives without a name
-SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt"}
+SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt", "lambda": "kpcn_lambda.pt"}
 
 
 def register(arch: str):
@@ -31,6 +31,13 @@ def _kpcn(spec: dict) -> nn.Module:
     from ..nn.kpcn import KPCN, KPCNConfig
 
     return KPCN(KPCNConfig(**spec))
+
+
+@register("kpcn_lambda")
+def _kpcn_lambda(spec: dict) -> nn.Module:
+    from ..nn.specialiser import LambdaKPCN
+
+    return LambdaKPCN(**spec)
 
 
 def build_model(spec: dict) -> nn.Module:

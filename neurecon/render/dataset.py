@@ -80,14 +80,19 @@ def run(job: RenderJob, progress: bool = True) -> dict:
     job.directory.mkdir(parents=True, exist_ok=True)
     ids = [s for s in job.scene_ids() if job.overwrite or not _done(job, s)]
     mitsuba()
-    records = []
-    t0 = time.perf_counter()
-    for s in tqdm(ids, desc=f"render {job.split} [{current_variant()}]", unit="scene", disable=not progress):
-        records.append(render_scene(job, s))
     meta_path = job.directory / (f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"scenes": []}
-    known = {r["name"] for r in records}
-    meta["scenes"] = [r for r in meta.get("scenes", []) if r["name"] not in known] + records
+    t0 = time.perf_counter()
+    for s in tqdm(ids, desc=f"render {job.split} [{current_variant()}]", unit="scene", disable=not progress):
+        rec = render_scene(job, s)
+        meta["scenes"] = [r for r in meta.get("scenes", []) if r["name"] != rec["name"]] + [rec]
+        _write_meta(meta, meta_path, job, time.perf_counter() - t0)  # after every scene: a killed job loses nothing
+    if not ids:
+        _write_meta(meta, meta_path, job, 0.0)
+    return meta
+
+
+def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
     import mitsuba as _mi
 
     meta.update({
@@ -96,12 +101,11 @@ def run(job: RenderJob, progress: bool = True) -> dict:
         "ref_spp": job.ref_spp, "split": job.split,
         "seed_range": [SPLIT_SEED_BASE[job.split] + job.seed, SPLIT_SEED_BASE[job.split] + job.seed + job.scenes],
         "shard": list(job.shard), "host": platform.node(), "cpus": os.cpu_count(),
-        "wall_seconds_this_run": round(time.perf_counter() - t0, 2), "job": asdict(job),
+        "wall_seconds_this_run": round(seconds, 2), "job": asdict(job),
     })
-    tmp = meta_path.with_suffix(".tmp")
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, meta_path)
-    return meta
+    os.replace(tmp, path)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

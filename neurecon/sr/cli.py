@@ -102,6 +102,11 @@ def upscale_image(model, rgb: np.ndarray, alpha: np.ndarray | None = None, tile:
 def upscale_cli(args) -> int:
     if args.tile < 0:
         raise ValueError("--tile must be >= 0 (0 = no tiling)")
+    out_path = Path(args.output)
+    if out_path.suffix.lower() not in OUT_FORMATS:  # fail before the (slow) inference
+        raise ValueError(f"{out_path}: output must be one of {', '.join(OUT_FORMATS)}")
+    if not out_path.parent.exists():
+        raise FileNotFoundError(f"output folder does not exist: {out_path.parent}")
     rgb, alpha, grey = read_srgb(args.input)
     model, _, name = load_sr_model(args.model, args.scale)
     t0 = time.perf_counter()

@@ -57,7 +57,7 @@ def export_run(run: str | Path, name: str, out_dir: str | Path = WEIGHTS_DIR, ex
             "patch": data["patch"], "batch": data["batch"], "optim": cfg["optim"],
             "teacher": (task.get("teacher") or {}).get("model") if task.get("recipe") in ("kd", "eco") else None,
             "eco": task.get("eco") if task.get("recipe") == "eco" else None,
-            "config": cfg.get("card", {}), **(extra or {})}
+            "config": cfg.get("card", {}), "run": str(run), **(extra or {})}
     export_shipped(best, out, card)  # fp16
     model, _ = load_model(out)
     card["parameters"] = sum(p.numel() for p in model.parameters())
@@ -96,7 +96,7 @@ def card_markdown(c: dict) -> str:
               "(`neurecon.sr.metrics`). Small model trained briefly on a handful of photographs: a demo and a "
               "study artefact, not a competitive upscaler.", "",
               "Reproduce: `neurecon train configs/" + (c.get("config_file") or "sr_*.yaml") + "` then "
-              f"`python -m neurecon.sr.export <run dir> {c['name']}`.", ""]
+              f"`python -m neurecon.sr.export {c['run']} {c['name']}`.", ""]
     return "\n".join(lines)
 
 

@@ -56,7 +56,8 @@ def contributions(in_length: int, out_length: int, scale: float, antialias: bool
     dist = u[:, None] - idx
     w = scale * cubic(dist * scale) if shrink else cubic(dist)
     w = w / w.sum(axis=1, keepdims=True)
-    # MATLAB drops all-zero tap columns; they contribute nothing here, so keep them simple.
+    keep = np.any(w != 0, axis=0)  # like MATLAB, drop tap columns that are zero for every output
+    w, idx = w[:, keep], idx[:, keep]
     idx = idx.astype(np.int64) - 1  # 0-based
     period = 2 * in_length
     m = np.mod(idx, period)
@@ -88,8 +89,8 @@ def _resize_axis_torch(a: torch.Tensor, dim: int, out_len: int, scale: float, an
     w, idx = contributions(a.shape[dim], out_len, float(scale), antialias)
     shape = [1] * a.ndim
     shape[dim] = out_len
-    wt = torch.as_tensor(w, dtype=a.dtype, device=a.device)
-    it = torch.as_tensor(idx, device=a.device)
+    wt = torch.tensor(w, dtype=a.dtype, device=a.device)
+    it = torch.tensor(idx, device=a.device)
     out = None
     for p in range(w.shape[1]):
         term = wt[:, p].reshape(shape) * a.index_select(dim, it[:, p])

@@ -23,7 +23,8 @@ def model_scale(model: nn.Module) -> int:
 def model_halo(model: nn.Module) -> int:
     if hasattr(model, "halo"):
         return int(model.halo())
-    return sum(1 for m in model.modules() if isinstance(m, nn.Conv2d)) * 1
+    # generic fallback: one pixel per conv, times its half-width
+    return sum(max(m.kernel_size) // 2 * m.dilation[0] for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
 @torch.no_grad()

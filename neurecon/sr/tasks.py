@@ -191,7 +191,7 @@ def evaluate(model, pairs, scale: int, tile: int = 0) -> dict[str, float]:
     """Mean PSNR-Y / SSIM-Y of ``model`` (or ``"bicubic"``) over ``pairs``."""
     sums: dict[str, float] = {}
     for p in pairs:
-        if model == "bicubic":
+        if isinstance(model, str) and model == "bicubic":
             from .imresize import imresize
 
             sr = np.clip(imresize(p.lr.astype(np.float64), scale), 0, 1)

@@ -23,6 +23,13 @@ def _denoise(cfg: TrainConfig):
     return DenoiseTask(cfg)
 
 
+@register_task("denoise_lambda")
+def _denoise_lambda(cfg: TrainConfig):
+    from .denoise_task import LambdaTask
+
+    return LambdaTask(cfg)
+
+
 def _load_plugins() -> None:
     try:
         from ..sr import tasks as _  # noqa: F401  (registers "sr" recipes)

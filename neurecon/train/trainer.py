@@ -104,11 +104,14 @@ class Trainer:
         self.model = task.build_model()
         self.net = self.model
         if self.world > 1:
-            self.net = nn.parallel.DistributedDataParallel(self.model)
+            # a step may leave parts unused (e.g. the encoders of other sources): tell DDP
+            self.net = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
         self.opt = build_optimizer(self.model.parameters(), config.optim)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: lr_factor(s, config.run.iterations, config.optim))
         self.step = 0
+        self.elapsed_before = 0.0  # training seconds of earlier sessions (resume)
+        self._t0 = time.perf_counter()
         self.best: float | None = None
         self.history: list[dict] = []
         self._tb = None
@@ -122,7 +125,11 @@ class Trainer:
         return {"spec": self.task.model_spec(self.model), "model": self.model.state_dict(),
                 "optim": self.opt.state_dict(), "sched": self.sched.state_dict(), "step": self.step,
                 "best": self.best, "rng": _rng_state(), "task": self.task.state_dict(),
-                "config": self.cfg.to_dict(), "world": self.world}
+                "config": self.cfg.to_dict(), "world": self.world, "elapsed_s": self.elapsed}
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self._t0
 
     def save_last(self) -> None:
         if self.is_main:
@@ -137,6 +144,7 @@ class Trainer:
         self.opt.load_state_dict(ck["optim"])
         self.sched.load_state_dict(ck["sched"])
         self.step, self.best = ck["step"], ck["best"]
+        self.elapsed_before = ck.get("elapsed_s", 0.0)
         _set_rng_state(ck["rng"])
         self.task.load_state_dict(ck["task"])
         mpath = self.out / "metrics.jsonl"
@@ -195,7 +203,7 @@ class Trainer:
             print(f"resumed from {self.out / 'last.pt'} at step {self.step}")
         elif self.is_main and (self.out / "metrics.jsonl").exists():
             (self.out / "metrics.jsonl").unlink()
-        t0 = time.perf_counter()
+        t0 = self._t0 = time.perf_counter()
         bar = tqdm(total=run.iterations, initial=self.step, disable=not (self.progress and self.is_main),
                    desc=f"train {self.out.name}", unit="it")
         self.model.train()
@@ -221,7 +229,7 @@ class Trainer:
                 rec = {k: v / n_run for k, v in running.items()}
                 bar.set_postfix(loss=f"{rec['loss']:.4f}")
                 self.log({"step": self.step, "lr": self.sched.get_last_lr()[0],
-                          "elapsed_s": round(time.perf_counter() - t0, 2), **rec})
+                          "elapsed_s": round(self.elapsed, 2), **rec})
                 running, n_run = {}, 0
             if self.step % run.val_every == 0 or self.step == run.iterations:
                 if self.is_main:

@@ -1,0 +1,79 @@
+"""Loss specialisation (Vogels et al. 2018, §4.3, Fig. 8): a shallow module on top of the frozen
+features of a pre-trained KPCN that also receives a per-pixel λ map, followed by its own kernel
+predictor. λ = 1 is the symmetric loss; larger λ keeps more of the input (less bias, more noise).
+
+`features()` is the frozen backbone and does not depend on λ, so an interactive session computes
+it once and re-runs only `tail(features, inputs, λ)` when the artist moves the slider.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .blocks import ResBlock, conv3x3, xavier_init
+from .kpcn import KPCN, KPCNConfig, KernelPredictor
+
+LAMBDA_MAX = 10.0
+
+
+def lambda_channel(lam, like: torch.Tensor) -> torch.Tensor:
+    """λ as the network sees it: log λ / log λ_max, shape N×1×H×W."""
+    if not torch.is_tensor(lam):
+        lam = torch.tensor(float(lam))
+    lam = lam.to(like.dtype)
+    if lam.ndim == 2:
+        lam = lam[None, None]
+    elif lam.ndim == 3:
+        lam = lam[:, None]
+    return (torch.log(lam) / torch.log(torch.tensor(LAMBDA_MAX))).expand(like.shape[0], 1, *like.shape[2:])
+
+
+class LossSpecialiser(nn.Module):
+    def __init__(self, width: int, blocks: int = 2):
+        super().__init__()
+        self.inp = conv3x3(width + 1, width)
+        self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(blocks)])
+
+    def forward(self, feats: torch.Tensor, lam_ch: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.inp(torch.cat([torch.relu(feats), lam_ch], 1)))
+
+
+class LambdaKPCN(nn.Module):
+    """Frozen KPCN backbone (`backbone.encoders`, `backbone.extractor`) + specialiser + predictor."""
+
+    def __init__(self, backbone: dict, blocks: int = 2):
+        super().__init__()
+        self.backbone = KPCN(KPCNConfig(**backbone))
+        c = self.backbone.config
+        self.specialiser = LossSpecialiser(c.width, blocks)
+        self.predictor = KernelPredictor(c.width, c.kernel)
+        xavier_init(self.specialiser)
+        xavier_init(self.predictor)
+        self.config = c
+        self.blocks = blocks
+
+    def receptive_radius(self) -> int:
+        return self.backbone.receptive_radius() + 1 + 2 * self.blocks
+
+    @property
+    def default_source(self) -> str:
+        return self.backbone.default_source
+
+    def features(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
+        return self.backbone.features(inputs, source)
+
+    def tail(self, feats: torch.Tensor, inputs: Mapping[str, torch.Tensor], lam=1.0) -> torch.Tensor:
+        f = self.specialiser(feats, lambda_channel(lam, feats))
+        radiance = self.backbone.radiance(inputs)
+        out = self.predictor(f, radiance)
+        return out * (inputs["albedo"] + 1e-3) if self.config.demodulate else out
+
+    def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None, lam=1.0) -> torch.Tensor:
+        return self.tail(self.features(inputs, source), inputs, lam)
+
+    def spec(self) -> dict:
+        from dataclasses import asdict
+
+        return {"arch": "kpcn_lambda", "backbone": asdict(self.config), "blocks": self.blocks}
