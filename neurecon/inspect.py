@@ -12,8 +12,23 @@ from pathlib import Path
 from .buffers import BufferError, Buffers
 
 
+def _oidn_plane(path: Path) -> str:
+    """The canonical plane an OIDN-layout file name implies (`x_0004spp.alb.exr` → albedo)."""
+    from .io.oidn_layout import FEATURES
+
+    parts = path.name.split(".")
+    feature = parts[-2] if len(parts) >= 3 else "hdr"
+    return {f: p for p, f in FEATURES.items()}.get(feature, "color")
+
+
+def _single(path: Path) -> Buffers:
+    from .io import read_array
+
+    return Buffers({_oidn_plane(path): read_array(path)})
+
+
 def inspect_file(path: str) -> dict:
-    from .io import detect_layout, read_buffers, read_exr_channels, read_image
+    from .io import detect_layout, read_buffers, read_exr_channels
 
     p = Path(path)
     if not p.exists():
@@ -24,12 +39,14 @@ def inspect_file(path: str) -> dict:
         info["channels"] = sorted(channels)
         info["layout"] = detect_layout(channels)
         try:
-            buf = read_buffers(p)
-        except BufferError:  # e.g. a single-feature file such as an albedo: show it as an image
-            buf = Buffers(color=read_image(p))
-            info["layout"] += " (read as a single image)"
+            buf = read_buffers(p) if info["layout"] != "plain" or _oidn_plane(p) == "color" else None
+        except BufferError:
+            buf = None
+        if buf is None:  # a single-feature file such as an OIDN-layout albedo: show it as that plane
+            buf = _single(p)
+            info["layout"] += " (single image)"
     else:
-        buf = Buffers(color=read_image(p))
+        buf = _single(p)
     h, w = buf.shape
     info.update(width=w, height=h, buffers=buf.stats())
     return info
