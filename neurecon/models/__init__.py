@@ -33,6 +33,15 @@ def _kpcn(spec: dict) -> nn.Module:
     return KPCN(KPCNConfig(**spec))
 
 
+@register("kpcn_ms")
+def _kpcn_ms(spec: dict) -> nn.Module:
+    from ..nn.kpcn import KPCN, KPCNConfig
+    from ..nn.multiscale import MultiScale
+
+    levels = spec.pop("levels", 3)
+    return MultiScale(KPCN(KPCNConfig(**spec)), levels)
+
+
 @register("kpcn_lambda")
 def _kpcn_lambda(spec: dict) -> nn.Module:
     from ..nn.specialiser import LambdaKPCN
