@@ -109,7 +109,9 @@ def main(argv=None) -> int:
     teacher, _ = load_teacher(teacher_name, scale)
     ref = {"teacher": evaluate(teacher, valid, scale), "bicubic": evaluate("bicubic", valid, scale)}
 
-    steps = {"early": max(1, round(0.1 * iters)), "quarter": round(0.25 * iters), "mid": round(0.5 * iters), "final": iters}
+    val_steps = sorted({x["step"] for x in curves["vanilla"]})
+    snap = lambda f: min(val_steps, key=lambda s: (abs(s - f * iters), s))  # noqa: E731 (a validation step)
+    steps = {"early": snap(0.1), "quarter": snap(0.25), "mid": snap(0.5), "final": val_steps[-1]}
     table = {}
     for r in RECIPES:
         cv = curves[r]
@@ -117,6 +119,11 @@ def main(argv=None) -> int:
         row["best"] = round(max(x["psnr_y"] for x in cv), 4)
         row["final_ssim_y"] = round(cv[-1]["ssim_y"], 5)
         row["wall_time_s"] = wall_time(runs[r])
+        # stability: total PSNR lost between consecutive validations (0 = monotone curve)
+        drops = [max(0.0, a_["psnr_y"] - b_["psnr_y"]) for a_, b_ in zip(cv, cv[1:])]
+        half = [max(0.0, a_["psnr_y"] - b_["psnr_y"]) for a_, b_ in zip(cv, cv[1:]) if b_["step"] <= iters // 2]
+        row["psnr_drops_db"] = round(sum(drops), 4)
+        row["psnr_drops_first_half_db"] = round(sum(half), 4)
         table[r] = row
     van = {x["step"]: x["psnr_y"] for x in curves["vanilla"]}
 
@@ -140,6 +147,7 @@ def main(argv=None) -> int:
                   "valid_images": [v.name for v in valid]},
         "metric": "PSNR-Y (dB) on the validation set, border crop = scale, 8-bit SR output",
         "reference": {k: {m: round(v, 4) for m, v in d.items()} for k, d in ref.items()},
+        "table_steps": steps,
         "table": table, "delta_vs_vanilla_db": deltas, "paper_trend_seen": trend,
         "curves": curves, "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
@@ -150,12 +158,13 @@ def main(argv=None) -> int:
 
     print(f"\nPSNR-Y (dB) on {', '.join(v.name for v in valid)}; teacher {ref['teacher']['psnr_y']:.3f}, "
           f"bicubic {ref['bicubic']['psnr_y']:.3f}")
-    hdr = f"{'recipe':8s} " + " ".join(f"{k}@{s:<5d}" for k, s in steps.items()) + "   best   SSIM-Y  time(s)"
+    hdr = f"{'recipe':8s} " + " ".join(f"{f'{k}@{s}':>12s}" for k, s in steps.items()) + \
+        "    best  SSIM-Y  drops(dB)  time(s)"
     print(hdr)
     for r in RECIPES:
         row = table[r]
-        print(f"{r:8s} " + " ".join(f"{row[k]:10.3f}" for k in steps) + f" {row['best']:7.3f} {row['final_ssim_y']:.4f} "
-              f"{row['wall_time_s'] or 0:7.0f}")
+        print(f"{r:8s} " + " ".join(f"{row[k]:12.3f}" for k in steps) + f" {row['best']:7.3f} {row['final_ssim_y']:.4f} "
+              f"{row['psnr_drops_db']:10.3f} {row['wall_time_s'] or 0:8.0f}")
     for r in ("kd", "eco"):
         print(f"{r} − vanilla: " + ", ".join(f"{k} {v:+.3f}" for k, v in deltas[r].items() if v is not None))
     print("paper trend: " + ", ".join(f"{k}={v}" for k, v in trend.items()))
@@ -205,7 +214,10 @@ def plot(res: dict, path: Path) -> None:
     cx.set_ylabel("ECO teacher weight a(t)", color="gray")
     cx.set_ylim(-0.05, 1.05)
     bx.legend(loc="upper right", fontsize=8)
-    fig.suptitle(f"ECO study: {res['setup']['model']} ×{res['setup']['scale']}, {iters} iterations, seed {res['setup']['seed']}",
+    model = res["setup"]["model"]
+    model = model.get("preset", model) if isinstance(model, dict) and len(model) == 1 else model
+    fig.suptitle(f"ECO study: {model} ×{res['setup']['scale']}, {iters} iterations, seed {res['setup']['seed']}, "
+                 f"teacher {res['setup']['teacher']}",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

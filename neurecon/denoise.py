@@ -27,7 +27,8 @@ def _bytes_per_pixel(model) -> int:
     (2·k²), a handful of feature maps, inputs and output."""
     c = model.config
     k2 = c.kernel ** 2 if c.head == "kernel" else 0
-    return 4 * (2 * k2 + 6 * c.width + 40)
+    width = getattr(c, "width", None) or 2 * c.widths[0] + c.widths[1]
+    return 4 * (2 * k2 + 6 * width + 40)
 
 
 class Denoiser:
@@ -114,9 +115,13 @@ class Denoiser:
         """Run the model on overlapping tiles whose core regions cover the frame exactly."""
         H, W = inputs["color"].shape[2:]
         r = self.model.receptive_radius()
+        # pyramids and U-Nets are equivariant only to shifts by their stride: keep tile origins on it
+        stride = getattr(self.model, "stride", 1)
         if tile is None:
             budget = self.maxmem_mb * 2 ** 20 // _bytes_per_pixel(self.model)
             tile = max(64, int(math.sqrt(budget)) - 2 * r)
+        tile = max(stride, tile // stride * stride)
+        r = -(-r // stride) * stride
         if H <= tile and W <= tile:
             return self._forward(inputs, source)
         out = torch.zeros(1, 3, H, W)

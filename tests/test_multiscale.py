@@ -53,3 +53,14 @@ def test_multiscale_spec_round_trips_through_the_registry():
     m2 = build_model(m.spec())
     m2.load_state_dict(m.state_dict())
     assert m2.levels == 2 and m2.spec() == m.spec()
+
+
+def test_multiscale_tiled_equals_untiled():
+    from neurecon.denoise import Denoiser
+
+    torch.manual_seed(0)
+    m = MultiScale(KPCN(width=4, blocks=1, kernel=3, sources={"oidn": ["color", "albedo", "normal"]}), levels=3)
+    g = torch.Generator().manual_seed(0)
+    x = {k: torch.rand(1, 3, 70, 61, generator=g) for k in ("color", "albedo", "normal")}
+    den = Denoiser(m)
+    assert (den.run_tiled(x, "oidn", tile=20) - den.run_tiled(x, "oidn", tile=500)).abs().max() < 1e-4

@@ -33,6 +33,13 @@ def _kpcn(spec: dict) -> nn.Module:
     return KPCN(KPCNConfig(**spec))
 
 
+@register("unet")
+def _unet(spec: dict) -> nn.Module:
+    from ..nn.unet import UNetConfig, UNetKPCN
+
+    return UNetKPCN(UNetConfig(**{**spec, "widths": tuple(spec.get("widths", UNetConfig().widths))}))
+
+
 @register("kpcn_ms")
 def _kpcn_ms(spec: dict) -> nn.Module:
     from ..nn.kpcn import KPCN, KPCNConfig
@@ -75,6 +82,8 @@ def resolve(name_or_path: str | Path | None, default: str = "default") -> Path:
         if not p.exists():
             raise FileNotFoundError(f"model file not found: {p}")
         return p
+    if str(name_or_path) not in SHIPPED:
+        _import_plugins()  # plugins add their shipped names (e.g. the SR models)
     if str(name_or_path) not in SHIPPED:
         raise ValueError(f"unknown model '{name_or_path}'; shipped: {sorted(SHIPPED)}, or give a .pt path")
     path = WEIGHTS_DIR / SHIPPED[str(name_or_path)]

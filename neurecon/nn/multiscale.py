@@ -85,6 +85,10 @@ class MultiScale(nn.Module):
     def default_source(self) -> str:
         return self.denoiser.default_source
 
+    @property
+    def stride(self) -> int:
+        return 2 ** (self.levels - 1)
+
     def spec(self) -> dict:
         """Flat: the per-scale KPCN's arguments plus `levels` (see models.build_model)."""
         inner = self.denoiser.spec()

@@ -90,6 +90,8 @@ def card_markdown(c: dict) -> str:
              f"| validation data | {c['valid_data']} |",
              f"| PSNR-Y / SSIM-Y (valid, border {c['scale']}, 8-bit output) | **{c['valid_psnr_y']:.2f} dB / "
              f"{c['valid_ssim_y']:.4f}** (bicubic {c['bicubic_psnr_y']:.2f} dB / {c['bicubic_ssim_y']:.4f}) |", ""]
+    if c.get("study"):
+        lines += [f"Study: {c['study']}.", ""]
     if c["config"].get("intended_use"):
         lines += [f"Intended use: {c['config']['intended_use']}.", ""]
     lines += ["Metrics: Y of BT.601 (MATLAB rgb2ycbcr), float64, border crop = scale, BasicSR conventions "

@@ -1,0 +1,29 @@
+"""End to end: render → denoise with the shipped default (and OIDN) → report. The small one runs
+in CI; the README-sized one is marked slow."""
+import json
+
+import pytest
+
+from neurecon.models import WEIGHTS_DIR, SHIPPED
+from neurecon.cli import main
+
+needs_weights = pytest.mark.skipif(not (WEIGHTS_DIR / SHIPPED["default"]).exists(),
+                                   reason="shipped default weights not trained yet")
+
+
+@needs_weights
+def test_demo_small(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--size", "48", "--spp", "4", "--ref-spp", "64"]) == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    noisy, ours = m["noisy 4 spp"], m["neurecon"]
+    assert ours["relmse"] < noisy["relmse"] and ours["dssim"] < noisy["dssim"]
+    assert (tmp_path / "report" / "index.html").exists()
+    assert "report:" in capsys.readouterr().out
+
+
+@needs_weights
+@pytest.mark.slow
+def test_demo_readme_size(tmp_path):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["neurecon"]["relmse"] < m["noisy 4 spp"]["relmse"] / 3

@@ -1,0 +1,41 @@
+import torch
+
+from neurecon.denoise import Denoiser
+from neurecon.models import build_model
+from neurecon.nn.unet import UNetKPCN
+
+OIDN = ["color", "albedo", "normal"]
+
+
+def _x(h, w, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {"color": torch.rand(1, 3, h, w, generator=g) * 2, "albedo": torch.rand(1, 3, h, w, generator=g),
+            "normal": torch.rand(1, 3, h, w, generator=g) * 2 - 1}
+
+
+def test_runs_on_sizes_that_are_not_multiples_of_the_stride():
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    for h, w in ((13, 19), (8, 8), (33, 7)):
+        assert m(_x(h, w)).shape == (1, 3, h, w)
+
+
+def test_constant_image_is_preserved():
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    x = _x(24, 20)
+    x["color"] = torch.full_like(x["color"], 0.3)
+    torch.testing.assert_close(m(x), x["color"])
+
+
+def test_tiled_equals_untiled_with_the_declared_receptive_radius():
+    torch.manual_seed(0)
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    den = Denoiser(m)
+    x = _x(150, 140)
+    assert (den.run_tiled(x, "oidn", tile=48) - den.run_tiled(x, "oidn", tile=1000)).abs().max() < 1e-4
+
+
+def test_spec_round_trip_and_direct_head():
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, head="direct")
+    m2 = build_model(m.spec())
+    m2.load_state_dict(m.state_dict())
+    torch.testing.assert_close(m2(_x(16, 16)), m(_x(16, 16)))
