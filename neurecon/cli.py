@@ -53,6 +53,16 @@ def _export(a) -> int:
 
     from .models.card import export_run
 
+    import yaml
+
+    task = yaml.safe_load((Path(a.run) / "config.yaml").read_text())["task"].get("name")
+    if task == "sr":  # SR cards measure PSNR-Y/SSIM-Y with the exported weights
+        from .sr.export import export_run as export_sr
+
+        out = Path(a.out)
+        card = export_sr(a.run, out.stem, out.parent)
+        print(f"wrote {out} (PSNR-Y {card['valid_psnr_y']:.2f} dB)")
+        return 0
     scores = json.loads(Path(a.scores).read_text()).get("summary") if a.scores else None
     pt, md = export_run(a.run, a.out, scores)
     print(f"wrote {pt} and {md}")

@@ -17,25 +17,18 @@ def smape(d: torch.Tensor, r: torch.Tensor, eps: float = SMAPE_EPS) -> torch.Ten
     return smape_map(d, r, eps).mean()
 
 
-def l1(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return (d - r).abs().mean()
-
-
 def relmse_map(d: torch.Tensor, r: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
     return (d - r).pow(2) / (r.pow(2) + eps)
 
 
-LOSSES = {"smape": smape, "l1": l1, "relmse": lambda d, r: relmse_map(d, r).mean()}
+# per-element loss maps; a training loss is the mean of one (the asymmetric loss reweights it first)
+MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map}
 
 
 def get_loss(name: str):
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss '{name}'; choose from {', '.join(LOSSES)}") from None
-
-
-MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map}
+    if name not in MAP_LOSSES:
+        raise ValueError(f"unknown loss '{name}'; choose from {', '.join(MAP_LOSSES)}")
+    return lambda d, r: MAP_LOSSES[name](d, r).mean()
 
 
 def asymmetric(d: torch.Tensor, r: torch.Tensor, c: torch.Tensor, lam, base: str = "smape") -> torch.Tensor:

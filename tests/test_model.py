@@ -66,3 +66,15 @@ def test_demodulation_multiplies_albedo_back():
     flat = torch.full_like(x["color"], 0.7)
     x["color"] = flat * (x["albedo"] + 1e-3)  # constant irradiance
     torch.testing.assert_close(m(x), x["color"], rtol=1e-4, atol=1e-5)
+
+
+def test_load_part_moves_a_trained_extractor_into_a_new_model():
+    from neurecon.models import load_part
+
+    a = KPCN(width=8, blocks=2, kernel=5, sources={"full": FULL})
+    b = KPCN(width=8, blocks=2, kernel=3, sources={"oidn": ["color", "albedo", "normal"]})
+    load_part(b.extractor, {"model": a.state_dict()}, "extractor")
+    for (k, va), vb in zip(a.extractor.state_dict().items(), b.extractor.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)
+    with pytest.raises(ValueError, match="no parameters under"):
+        load_part(b.extractor, {"model": a.state_dict()}, "decoder")

@@ -15,7 +15,6 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..buffers import Buffers
 from ..io import find_frames
 
 REFERENCE = "reference"
@@ -54,10 +53,6 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     if not frames:
         raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
     return frames
-
-
-def frame_from_buffers(buf: Buffers, names: Sequence[str]) -> dict[str, torch.Tensor]:
-    return {p: buf.to_tensor([p]) for p in names if p in buf}
 
 
 def _importance(frame: Frame) -> np.ndarray:

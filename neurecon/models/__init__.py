@@ -16,7 +16,8 @@ from torch import nn
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 # shipped name -> file in WEIGHTS_DIR; "default" is what Denoiser.load() gives without a name
-SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt", "lambda": "kpcn_lambda.pt"}
+SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt", "lambda": "kpcn_lambda.pt",
+                           "balanced": "unet_balanced.pt"}
 
 
 def register(arch: str):
@@ -63,7 +64,10 @@ def build_model(spec: dict) -> nn.Module:
         _import_plugins()
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture '{arch}'; known: {sorted(ARCHS)}")
-    return ARCHS[arch](spec)
+    try:
+        return ARCHS[arch](spec)
+    except TypeError as e:  # an unknown or missing constructor argument in a config's model section
+        raise ValueError(f"bad model spec for '{arch}': {e}") from None
 
 
 def _import_plugins() -> None:
