@@ -12,7 +12,8 @@ def test_tiny_training_lowers_validation_loss(tiny_dataset, tmp_path):
     cfg = tiny_config(tiny_dataset, tmp_path / "run", iterations=40)
     cfg["run"].update(val_every=40, ckpt_every=40)
     tr = train_from_config(cfg, overrides=["optim.lr=3e-3"], progress=False)
-    first = tr.task.validate(type(tr.model)(tr.model.config).eval())  # untrained, same architecture
+    with torch.no_grad():
+        first = tr.task.validate(type(tr.model)(tr.model.config).eval())  # untrained, same architecture
     hist = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     final = [h for h in hist if "val_loss" in h][-1]["val_loss"]
     assert final < first["loss"]
