@@ -7,6 +7,7 @@ the noisy input), so the report shows the hard regions, not a flat wall.
 from __future__ import annotations
 
 import html
+import re
 import json
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def write_report(out_dir: str | Path, images: dict[str, np.ndarray], reference: 
     f = max(1, 192 // crop)
     rows_full, rows_err, rows_crop = [], [], [[] for _ in crops]
     for name in names:
-        slug = name.lower().replace(" ", "_")
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
         img = all_imgs[name]
         write_ldr(out / f"{slug}.png", _display(img))
         rows_full.append(f'<td><img src="{slug}.png"><br>{html.escape(name)}</td>')

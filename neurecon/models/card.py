@@ -29,7 +29,10 @@ def run_summary(run_dir: str | Path) -> dict:
         if meta.exists():
             m = json.loads(meta.read_text())
             data_meta[split] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp", "seed_range")}
-            data_meta[split]["scenes"] = len(m.get("scenes", []))
+            # count what is on disk: metadata lists only the scenes of the runs that wrote it
+            from ..io import find_frames
+
+            data_meta[split]["scenes"] = len(find_frames(meta.parent))
     return {"iterations": train[-1]["step"] if train else 0,
             "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
             "best_step": best["step"], "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},

@@ -101,8 +101,9 @@ def _mesh(rng, mi, name: str, bsdf: dict, to_world):
     props["bsdf"] = mi.load_dict(bsdf)
     mesh = mi.Mesh(name, vertex_count=len(verts), face_count=len(faces), props=props)
     params = mi.traverse(mesh)
-    params["vertex_positions"] = mi.Float(verts.ravel())
-    params["faces"] = mi.UInt32(faces.ravel())
+    # build buffers of the variant's own types (llvm arrays, or scalar-variant dynamic arrays)
+    params["vertex_positions"] = type(params["vertex_positions"])(verts.ravel())
+    params["faces"] = type(params["faces"])(faces.ravel())
     params.update()
     return mesh
 
