@@ -41,6 +41,7 @@ def test_per_pixel_lambda_applies_per_pixel():
 def lam_den():
     torch.manual_seed(0)
     m = LambdaKPCN({"width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}}, blocks=1)
+    torch.nn.init.normal_(m.specialiser.out.weight, std=0.2)  # as if trained: λ changes the output
     return Denoiser(m)
 
 
@@ -51,6 +52,7 @@ def _buf(rng, h=20, w=24):
 def test_cached_session_equals_full_denoise(lam_den, rng):
     buf = _buf(rng)
     sess = lam_den.session(buf)
+    assert np.abs(sess.denoise(1.0) - sess.denoise(10.0)).max() > 1e-4  # λ matters
     for lam in (1.0, 3.0):
         np.testing.assert_allclose(sess.denoise(lam), lam_den.denoise_buffers(buf, lam=lam), atol=1e-6)
     lam_map = np.linspace(1, 10, 20 * 24, dtype=np.float32).reshape(20, 24)
@@ -80,3 +82,29 @@ def test_lambda_on_a_model_without_it_is_an_error(rng):
     den = Denoiser(KPCN(width=4, blocks=1, kernel=3, sources={"mitsuba": FULL}))
     with pytest.raises(ValueError, match="no λ control"):
         den.denoise_buffers(_buf(rng), lam=2.0)
+
+
+def test_untrained_specialiser_reproduces_the_backbone_for_every_lambda():
+    torch.manual_seed(0)
+    m = LambdaKPCN({"width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}}, blocks=1)
+    m.start_from_backbone()
+    g = torch.Generator().manual_seed(1)
+    x = {b: torch.rand(1, 3, 12, 12, generator=g) for b in FULL}
+    for lam in (1.0, 4.0):
+        torch.testing.assert_close(m(x, lam=lam), m.backbone(x))
+
+
+def test_training_lambdas_cover_one_to_ten_and_vary_smoothly():
+    from types import SimpleNamespace
+
+    from neurecon.train.denoise_task import LambdaTask
+
+    task = LambdaTask.__new__(LambdaTask)
+    task.lam_rng = torch.Generator().manual_seed(0)
+    lam = task.sample_lambda(torch.zeros(64, 3, 16, 16))
+    assert lam.min() >= 1 and lam.max() <= 10 and lam.shape == (64, 1, 16, 16)
+    assert (lam[0::2].amax((2, 3)) == lam[0::2].amin((2, 3))).all()  # constant per patch
+    log_lam = lam[1::2].log()
+    # smooth maps: 4 control points over 16 px, so log λ moves at most log(10)/5 per pixel
+    assert (log_lam[..., 1:] - log_lam[..., :-1]).abs().max() <= 0.47
+    assert (log_lam.amax((2, 3)) - log_lam.amin((2, 3))).max() > 0.5  # but they do vary

@@ -31,13 +31,23 @@ def lambda_channel(lam, like: torch.Tensor) -> torch.Tensor:
 
 
 class LossSpecialiser(nn.Module):
+    """Residual correction of the frozen features given λ. The last conv starts at zero, so an
+    untrained specialiser passes the features through and training starts from the backbone's
+    own (symmetric) result instead of from scratch."""
+
     def __init__(self, width: int, blocks: int = 2):
         super().__init__()
         self.inp = conv3x3(width + 1, width)
         self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(blocks)])
+        self.out = conv3x3(width, width)
+
+    def zero_init(self) -> None:
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, feats: torch.Tensor, lam_ch: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.inp(torch.cat([torch.relu(feats), lam_ch], 1)))
+        delta = self.out(torch.relu(self.blocks(self.inp(torch.cat([torch.relu(feats), lam_ch], 1)))))
+        return feats + delta
 
 
 class LambdaKPCN(nn.Module):
@@ -50,12 +60,18 @@ class LambdaKPCN(nn.Module):
         self.specialiser = LossSpecialiser(c.width, blocks)
         self.predictor = KernelPredictor(c.width, c.kernel)
         xavier_init(self.specialiser)
+        self.specialiser.zero_init()
         xavier_init(self.predictor)
         self.config = c
         self.blocks = blocks
 
+    def start_from_backbone(self) -> None:
+        """Copy the trained backbone's kernel predictor: with the zero-initialised specialiser the
+        model then equals the backbone for every λ before specialisation."""
+        self.predictor.load_state_dict(self.backbone.predictor.state_dict())
+
     def receptive_radius(self) -> int:
-        return self.backbone.receptive_radius() + 1 + 2 * self.blocks
+        return self.backbone.receptive_radius() + 2 + 2 * self.blocks
 
     @property
     def default_source(self) -> str:

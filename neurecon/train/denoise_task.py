@@ -94,7 +94,8 @@ class DenoiseTask:
 
 class LambdaTask(DenoiseTask):
     """§4.3 modular training: load a trained KPCN, freeze it, and train only a loss-specialiser and
-    a new kernel predictor with the asymmetric loss, log λ ~ U(0, log 10) drawn per pixel.
+    a kernel predictor (initialised from the backbone's) with the asymmetric loss, log λ ~ U(0, log 10)
+    (see `sample_lambda`).
 
     Config: `task: {name: denoise_lambda, backbone: default | path.pt, blocks: 2, data: {...}}`.
     Validation reports the asymmetric loss at λ ∈ {1, 2, 5, 10}; `loss` is their mean.
@@ -122,17 +123,29 @@ class LambdaTask(DenoiseTask):
         model = LambdaKPCN(bspec, self.blocks)
         model.backbone.load_state_dict({k: v.float() for k, v in self.backbone_ck["model"].items()})
         freeze(model.backbone)
+        model.start_from_backbone()
         return model
 
     def training_step(self, model, batch, step, total):
         from ..losses import asymmetric
 
-        c = batch["color"]
-        log_lam = torch.rand(c.shape[0], 1, *c.shape[2:], generator=self.lam_rng) * torch.log(torch.tensor(10.0))
-        lam = torch.exp(log_lam)
+        lam = self.sample_lambda(batch["color"])
         src = self.sources[step % len(self.sources)]
         out = model(batch, src, lam=lam)
-        return asymmetric(out, batch[REFERENCE], c, lam, self.base), {}
+        return asymmetric(out, batch[REFERENCE], batch["color"], lam, self.base), {}
+
+    def sample_lambda(self, like: torch.Tensor) -> torch.Tensor:
+        """log λ ~ U(0, log 10): constant per patch for half the batch, a smooth random map
+        (bilinear 4×4 noise) for the other half. The paper draws λ i.i.d. per pixel; we found
+        that a 3×3-conv specialiser then cannot tell which λ belongs to which pixel and drifts
+        towards the average (its λ = 1 result got worse than the frozen backbone's)."""
+        n, _, h, w = like.shape
+        g = self.lam_rng
+        const = torch.rand(n, 1, 1, 1, generator=g).expand(n, 1, h, w)
+        smooth = torch.nn.functional.interpolate(torch.rand(n, 1, 4, 4, generator=g), size=(h, w),
+                                                 mode="bilinear", align_corners=True)
+        pick = (torch.arange(n) % 2 == 0).view(n, 1, 1, 1)
+        return torch.exp(torch.where(pick, const, smooth) * torch.log(torch.tensor(10.0)))
 
     def validate(self, model) -> dict[str, float]:
         from ..losses import asymmetric
