@@ -82,9 +82,6 @@ class KPCN(nn.Module):
     def default_source(self) -> str:
         return next(iter(self.config.sources))
 
-    def required_buffers(self, source: str | None = None) -> list[str]:
-        return list(self.config.sources[source or self.default_source])
-
     def receptive_radius(self) -> int:
         """Pixels of context one output pixel depends on: convs (1 px each) plus the kernel radius."""
         return 2 + 2 * self.config.blocks + self.config.kernel // 2

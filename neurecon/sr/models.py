@@ -185,10 +185,3 @@ def _edsr(spec: dict) -> nn.Module:
 @register("rcan")
 def _rcan(spec: dict) -> nn.Module:
     return RCAN(**spec)
-
-
-def build_sr(model_cfg: dict, scale: int) -> SRNet:
-    """Build from a task's ``model:`` section (``preset`` + overrides)."""
-    from ..models import build_model
-
-    return build_model(resolve_preset(model_cfg, scale))
