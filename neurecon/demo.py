@@ -54,6 +54,7 @@ def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed:
     w = max(len(n) for n in table)
     print(f"{'':<{w}}  {'relMSE':>9} {'SMAPE':>8} {'DSSIM':>8} {'seconds':>8}")
     for name, m in table.items():
-        print(f"{name:<{w}}  {m['relmse']:>9.4f} {m['smape']:>8.4f} {m['dssim']:>8.4f} {m.get('seconds', float('nan')):>8.3f}")
+        sec = f"{m['seconds']:>8.3f}" if "seconds" in m else f"{'–':>8}"
+        print(f"{name:<{w}}  {m['relmse']:>9.4f} {m['smape']:>8.4f} {m['dssim']:>8.4f} {sec}")
     print(f"report: {html}")
     return 0
