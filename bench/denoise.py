@@ -1,11 +1,13 @@
 """Denoising benchmark: noisy / neurecon model(s) / OIDN 2.5 on the test split, in one process.
 
-    .venv/bin/python bench/denoise.py --data data/mitsuba/test --models default --out bench/results
+    .venv/bin/python bench/denoise.py --data data/mitsuba/test --out bench/results   # every preset
 
 For every test scene and spp level: relMSE, SMAPE (linear HDR), DSSIM (tonemapped), seconds per
 frame and Mpix/s (median of --repeat timed runs after a warm-up; same threads for everyone).
 Writes denoise.json, denoise.md (the README table), denoise.png (quality vs throughput) and an
-HTML report of the first scene.
+HTML report of the first scene. The issue-4 targets are checked per spp level and stored under
+"targets": a preset matching OIDN (relMSE and DSSIM ≤ OIDN's) at ≥ 1× its throughput, and `fast`
+at ≥ 2× OIDN's throughput.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def timed(fn, repeat: int) -> tuple[np.ndarray, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/mitsuba/test")
-    ap.add_argument("--models", nargs="+", default=["default"], help="shipped names or .pt paths")
+    ap.add_argument("--models", nargs="+", default=["fast", "balanced", "high", "kpcn"],
+                    help="shipped names or .pt paths")
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--repeat", type=int, default=3)
@@ -109,11 +112,12 @@ def main(argv=None) -> int:
                 o = summary[f"oidn@{s['spp']}"]
                 ratios[key] = {k: s[k] / o[k] for k in ("relmse", "smape", "dssim")}
                 ratios[key]["throughput"] = s["mpix_per_s"] / o["mpix_per_s"]
+    targets = check_targets(ratios, a.spp)
     meta = {"host": platform.node(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "data": a.data, "scenes": names,
             "models": {m: d.card for m, d in dens.items()}}
     (out / "denoise.json").write_text(json.dumps({"meta": meta, "summary": summary, "ratios_vs_oidn": ratios,
-                                                  "rows": rows}, indent=1))
+                                                  "targets": targets, "rows": rows}, indent=1))
     lines = ["| method | spp | relMSE | SMAPE | DSSIM | s/frame | Mpix/s |", "|---|---|---|---|---|---|---|"]
     for s in summary.values():
         mp = f"{s['mpix_per_s']:.3f}" if s["mpix_per_s"] else "–"
@@ -123,11 +127,24 @@ def main(argv=None) -> int:
         lines += ["", "| vs OIDN | relMSE ratio | DSSIM ratio | throughput ratio |", "|---|---|---|---|"]
         for k, r in ratios.items():
             lines.append(f"| {k} | {r['relmse']:.2f}× | {r['dssim']:.2f}× | {r['throughput']:.2f}× |")
+    for spp, t in targets.items():
+        lines.append(f"\n{spp} spp: presets matching OIDN at ≥ 1× throughput: "
+                     f"{', '.join(t['match_oidn_at_1x']) or 'none'}; fast ≥ 2× OIDN: {t['fast_2x']}")
     table = "\n".join(lines)
     (out / "denoise.md").write_text(table + "\n")
     print(table)
     plot(summary, out / "denoise.png")
     return 0
+
+
+def check_targets(ratios: dict, spps) -> dict:
+    out = {}
+    for spp in spps:
+        mine = {k.split("@")[0].replace("neurecon:", ""): r for k, r in ratios.items() if k.endswith(f"@{spp}")}
+        out[spp] = {"match_oidn_at_1x": [m for m, r in mine.items()
+                                         if r["relmse"] <= 1 and r["dssim"] <= 1 and r["throughput"] >= 1],
+                    "fast_2x": (mine["fast"]["throughput"] >= 2) if "fast" in mine else None}
+    return out
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -136,14 +153,22 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    methods = sorted({s["method"] for s in summary.values() if s["mpix_per_s"]}, key=lambda m: m == "oidn")
+    colours = {m: ("k" if m == "oidn" else f"C{i}") for i, m in enumerate(methods)}
+    markers = {spp: mk for spp, mk in zip(sorted({s["spp"] for s in summary.values()}), "os^vD")}
     for ax, metric in zip(axes, ("relmse", "dssim")):
         for s in summary.values():
             if s["mpix_per_s"]:
-                ax.scatter(s["mpix_per_s"], s[metric], marker="o" if s["spp"] == 4 else "s",
-                           color="C0" if s["method"].startswith("neurecon") else "C3")
+                ax.scatter(s["mpix_per_s"], s[metric], marker=markers[s["spp"]], color=colours[s["method"]])
                 ax.annotate(f"{s['method'].replace('neurecon:', '')}@{s['spp']}", (s["mpix_per_s"], s[metric]), fontsize=7)
-        ax.set(xlabel="throughput (Mpix/s, higher is better)", ylabel=f"{metric} (lower is better)", yscale="log")
+        for spp in markers:  # OIDN's quality/speed lines: the target quadrant is below-right
+            o = summary.get(f"oidn@{spp}")
+            if o:
+                ax.axhline(o[metric], color="k", lw=0.5, ls=":")
+                ax.axvline(o["mpix_per_s"], color="k", lw=0.5, ls=":")
+        ax.set(xlabel="throughput (Mpix/s, higher is better)", ylabel=f"{metric} (lower is better)", yscale="log",
+               title=f"{metric} vs throughput (markers: " + ", ".join(f"{mk} {spp} spp" for spp, mk in markers.items()) + ")")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -25,10 +25,28 @@ def relmse_map(d: torch.Tensor, r: torch.Tensor, eps: float = 1e-2) -> torch.Ten
 MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map}
 
 
+def dssim_tonemapped(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """(1 − SSIM) / 2 of the tonemapped images: the report's DSSIM as a differentiable loss."""
+    from .metrics import ssim_map, tonemap
+
+    return (1 - ssim_map(tonemap(d), tonemap(r)).mean()) / 2
+
+
+# whole-image losses that are not means of a per-element map
+IMAGE_LOSSES = {"dssim": dssim_tonemapped}
+
+
 def get_loss(name: str):
-    if name not in MAP_LOSSES:
-        raise ValueError(f"unknown loss '{name}'; choose from {', '.join(MAP_LOSSES)}")
-    return lambda d, r: MAP_LOSSES[name](d, r).mean()
+    """A training loss by name; "a+b" sums terms (e.g. "smape+dssim": SMAPE for HDR accuracy plus
+    DSSIM, which punishes the structured low-frequency artefacts SMAPE barely sees)."""
+    terms = [t.strip() for t in name.split("+")]
+    known = {**MAP_LOSSES, **IMAGE_LOSSES}
+    bad = [t for t in terms if t not in known]
+    if bad or not terms:
+        raise ValueError(f"unknown loss '{name}'; combine with '+' from {', '.join(known)}")
+    fns = [IMAGE_LOSSES[t] if t in IMAGE_LOSSES else (lambda d, r, f=MAP_LOSSES[t]: f(d, r).mean())
+           for t in terms]
+    return lambda d, r: sum(f(d, r) for f in fns)
 
 
 def asymmetric(d: torch.Tensor, r: torch.Tensor, c: torch.Tensor, lam, base: str = "smape") -> torch.Tensor:

@@ -48,11 +48,12 @@ def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim(a, b, data_range: float = 1.0, size: int = 11, sigma: float = 1.5) -> float:
-    """Mean SSIM over channels and the valid region (no padding), float64."""
-    a, b = _t(a), _t(b)
+def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: int = 11,
+             sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel SSIM of two N×C×H×W tensors over the valid region (no padding); differentiable,
+    so the training loss and the reported metric are the same formula."""
     C = a.shape[1]
-    g = _gaussian(size, sigma)
+    g = _gaussian(size, sigma).to(a.dtype)
     w = (g[:, None] * g[None, :]).expand(C, 1, size, size).contiguous()
 
     def filt(x):
@@ -63,8 +64,12 @@ def ssim(a, b, data_range: float = 1.0, size: int = 11, sigma: float = 1.5) -> f
     s_aa = filt(a * a) - mu_a ** 2
     s_bb = filt(b * b) - mu_b ** 2
     s_ab = filt(a * b) - mu_a * mu_b
-    m = ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (s_aa + s_bb + c2))
-    return float(m.mean())
+    return ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (s_aa + s_bb + c2))
+
+
+def ssim(a, b, data_range: float = 1.0, size: int = 11, sigma: float = 1.5) -> float:
+    """Mean SSIM over channels and the valid region (no padding), float64."""
+    return float(ssim_map(_t(a), _t(b), data_range, size, sigma).mean())
 
 
 def dssim(d, r) -> float:

@@ -5,7 +5,7 @@ import torch
 from neurecon.buffers import Buffers
 from neurecon.denoise import Denoiser
 from neurecon.losses import asymmetric, smape, smape_map
-from neurecon.nn.specialiser import LambdaKPCN
+from neurecon.nn.specialiser import LambdaKPCN, LambdaUNet
 
 FULL = ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"]
 
@@ -37,11 +37,18 @@ def test_per_pixel_lambda_applies_per_pixel():
     assert float(asymmetric(d, r, c, lam)) == pytest.approx((base + 3 * base) / 2)
 
 
-@pytest.fixture
-def lam_den():
+def _lambda_model(arch: str):
     torch.manual_seed(0)
-    m = LambdaKPCN({"width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}}, blocks=1)
-    torch.nn.init.normal_(m.specialiser.out.weight, std=0.2)  # as if trained: λ changes the output
+    if arch == "kpcn":
+        return LambdaKPCN({"width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}}, blocks=1)
+    return LambdaUNet({"widths": [8, 8, 8, 8], "kernel": 3, "sources": {"mitsuba": FULL}}, blocks=1)
+
+
+@pytest.fixture(params=["kpcn", "unet"])
+def lam_den(request):
+    m = _lambda_model(request.param)
+    for s in getattr(m, "specialisers", [getattr(m, "specialiser", None)]):
+        torch.nn.init.normal_(s.out.weight, std=0.2)  # as if trained: λ changes the output
     return Denoiser(m)
 
 
@@ -84,13 +91,13 @@ def test_lambda_on_a_model_without_it_is_an_error(rng):
         den.denoise_buffers(_buf(rng), lam=2.0)
 
 
-def test_untrained_specialiser_reproduces_the_backbone_for_every_lambda():
-    torch.manual_seed(0)
-    m = LambdaKPCN({"width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}}, blocks=1)
+@pytest.mark.parametrize("arch", ["kpcn", "unet"])
+def test_untrained_specialiser_reproduces_the_backbone_for_every_lambda(arch):
+    m = _lambda_model(arch)
     m.start_from_backbone()
     g = torch.Generator().manual_seed(1)
-    x = {b: torch.rand(1, 3, 12, 12, generator=g) for b in FULL}
-    for lam in (1.0, 4.0):
+    x = {b: torch.rand(1, 3, 13, 11, generator=g) for b in FULL}  # not a multiple of the U-Net stride
+    for lam in (1.0, 4.0, 1 + 9 * torch.rand(1, 1, 13, 11, generator=g)):
         torch.testing.assert_close(m(x, lam=lam), m.backbone(x))
 
 

@@ -39,3 +39,13 @@ def test_spec_round_trip_and_direct_head():
     m2 = build_model(m.spec())
     m2.load_state_dict(m.state_dict())
     torch.testing.assert_close(m2(_x(16, 16)), m(_x(16, 16)))
+
+
+def test_channels_last_inference_equals_planar():
+    torch.manual_seed(0)
+    x = _x(40, 36)
+    planar = Denoiser(UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}), channels_last=False)
+    torch.manual_seed(0)
+    fast = Denoiser(UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}), channels_last=True)
+    assert fast.model.enc1[0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast.run_tiled(x, "oidn"), planar.run_tiled(x, "oidn"), atol=1e-5, rtol=1e-4)

@@ -57,6 +57,13 @@ def _kpcn_lambda(spec: dict) -> nn.Module:
     return LambdaKPCN(**spec)
 
 
+@register("unet_lambda")
+def _unet_lambda(spec: dict) -> nn.Module:
+    from ..nn.specialiser import LambdaUNet
+
+    return LambdaUNet(**spec)
+
+
 def build_model(spec: dict) -> nn.Module:
     spec = dict(spec)
     arch = spec.pop("arch", None)

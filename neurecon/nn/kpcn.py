@@ -50,7 +50,9 @@ class KernelPredictor(nn.Module):
         self.logits = nn.Conv2d(width, kernel * kernel, 1)
 
     def weights(self, feats: torch.Tensor) -> torch.Tensor:
-        return softmax_kernels(self.logits(torch.relu(feats)))
+        # the k² loop of apply_kernels reads one weight plane per tap: planar (NCHW) weights keep
+        # those reads contiguous, which a channels-last model's conv output would not (~10× slower)
+        return softmax_kernels(self.logits(torch.relu(feats)).contiguous())
 
     def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
         return apply_kernels(radiance, self.weights(feats))

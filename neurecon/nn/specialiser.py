@@ -1,6 +1,8 @@
 """Loss specialisation (Vogels et al. 2018, §4.3, Fig. 8): a shallow module on top of the frozen
-features of a pre-trained KPCN that also receives a per-pixel λ map, followed by its own kernel
+features of a pre-trained denoiser that also receives a per-pixel λ map, followed by its own kernel
 predictor. λ = 1 is the symmetric loss; larger λ keeps more of the input (less bias, more noise).
+`LambdaKPCN` specialises a KPCN; `LambdaUNet` a U-Net preset, with one specialiser and predictor
+per scale (λ averaged down to each scale) and the backbone's frozen scale compositor.
 
 `features()` is the frozen backbone and does not depend on λ, so an interactive session computes
 it once and re-runs only `tail(features, inputs, λ)` when the artist moves the slider.
@@ -14,6 +16,8 @@ from torch import nn
 
 from .blocks import ResBlock, conv3x3, xavier_init
 from .kpcn import KPCN, KPCNConfig, KernelPredictor
+from .multiscale import down2, pad_to_multiple
+from .unet import UNetConfig, UNetKPCN
 
 LAMBDA_MAX = 10.0
 
@@ -93,3 +97,68 @@ class LambdaKPCN(nn.Module):
         from dataclasses import asdict
 
         return {"arch": "kpcn_lambda", "backbone": asdict(self.config), "blocks": self.blocks}
+
+
+class LambdaUNet(nn.Module):
+    """Frozen U-Net preset + per-scale specialisers and kernel predictors (copied from its heads)."""
+
+    def __init__(self, backbone: dict, blocks: int = 2):
+        super().__init__()
+        spec = {**backbone, "widths": tuple(backbone.get("widths", UNetConfig().widths))}
+        self.backbone = UNetKPCN(UNetConfig(**spec))
+        c = self.backbone.config
+        if c.head != "kernel":
+            raise ValueError("λ control needs a kernel-predicting backbone (head: kernel)")
+        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks) for w in c.widths[:3]])
+        self.predictors = nn.ModuleList([KernelPredictor(w, c.kernel) for w in c.widths[:3]])
+        xavier_init(self.specialisers)
+        xavier_init(self.predictors)
+        for s in self.specialisers:
+            s.zero_init()
+        self.config = c
+        self.blocks = blocks
+        self.stride = self.backbone.stride
+
+    def start_from_backbone(self) -> None:
+        self.predictors.load_state_dict(self.backbone.heads.state_dict())
+
+    def receptive_radius(self) -> int:
+        return self.backbone.receptive_radius() + 4 * (2 + 2 * self.blocks)  # specialiser convs at ≤ 4× scale
+
+    @property
+    def default_source(self) -> str:
+        return self.backbone.default_source
+
+    def features(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> list[torch.Tensor]:
+        padded, _ = pad_to_multiple(inputs, self.stride)
+        return self.backbone.features(padded, source)
+
+    def tail(self, feats: list[torch.Tensor], inputs: Mapping[str, torch.Tensor], lam=1.0) -> torch.Tensor:
+        H, W = inputs["color"].shape[2:]
+        padded, _ = pad_to_multiple({**inputs, "lambda": lambda_channel(lam, inputs["color"])}, self.stride)
+        lam_ch = padded.pop("lambda")
+        adjusted = []
+        for spec, f in zip(self.specialisers, feats):
+            while lam_ch.shape[-1] != f.shape[-1]:
+                lam_ch = down2(lam_ch)
+            adjusted.append(spec(f, lam_ch))
+        return self.backbone.reconstruct(adjusted, padded, self.predictors)[..., :H, :W]
+
+    def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None, lam=1.0) -> torch.Tensor:
+        return self.tail(self.features(inputs, source), inputs, lam)
+
+    def spec(self) -> dict:
+        b = self.backbone.spec()
+        b.pop("arch")
+        return {"arch": "unet_lambda", "backbone": b, "blocks": self.blocks}
+
+
+def lambda_model(backbone_spec: dict, blocks: int = 2) -> nn.Module:
+    """The λ model for a backbone spec ({"arch": ..., **arguments})."""
+    spec = dict(backbone_spec)
+    arch = spec.pop("arch", "kpcn")
+    if arch == "kpcn":
+        return LambdaKPCN(spec, blocks)
+    if arch == "unet":
+        return LambdaUNet(spec, blocks)
+    raise ValueError(f"λ control is implemented for kpcn and unet backbones, not '{arch}'")

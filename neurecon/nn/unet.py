@@ -78,20 +78,25 @@ class UNetKPCN(nn.Module):
         return [d0, d1, d2]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
-        padded, (H, W) = pad_to_multiple(inputs, 8)
+        padded, (H, W) = pad_to_multiple(inputs, self.stride)
+        return self.reconstruct(self.features(padded, source), padded)[..., :H, :W]
+
+    def reconstruct(self, feats: list[torch.Tensor], padded: Mapping[str, torch.Tensor],
+                    heads: nn.ModuleList | None = None) -> torch.Tensor:
+        """Apply one head per scale to that level of the radiance pyramid and composite the
+        results coarsest → finest. `heads` replaces the model's own (the λ specialiser's)."""
         c = padded["color"]
         radiance = c / (padded["albedo"] + DEMOD_EPS) if self.config.demodulate else c
         levels = [radiance]
         for _ in range(self.LEVELS - 1):
             levels.append(down2(levels[-1]))
-        feats = self.features(padded, source)
-        outs = [head(f, r) for head, f, r in zip(self.heads, feats, levels)]
+        outs = [head(f, r) for head, f, r in zip(heads or self.heads, feats, levels)]
         result = outs[-1]
         for fine in reversed(outs[:-1]):
             result = self.compositor(fine, result)
         if self.config.demodulate:
             result = result * (padded["albedo"] + DEMOD_EPS)
-        return result[..., :H, :W]
+        return result
 
     def spec(self) -> dict:
         d = asdict(self.config)

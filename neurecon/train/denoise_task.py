@@ -110,16 +110,16 @@ class LambdaTask(DenoiseTask):
         self.backbone_ck = load_checkpoint(t.pop("backbone", "default"))
         self.blocks = int(t.pop("blocks", 2))
         self.base = t.pop("loss", "smape")
-        self.backbone_spec = {k: v for k, v in self.backbone_ck["spec"].items() if k != "arch"}
+        self.backbone_spec = dict(self.backbone_ck["spec"])
         t["model"] = self.backbone_spec
         super().__init__(type(cfg)(task=t, optim=cfg.optim, run=cfg.run, card=cfg.card))
         self.lam_rng = torch.Generator().manual_seed(cfg.run.seed + 77)
 
     def build_model(self):
         from ..nn.blocks import freeze
-        from ..nn.specialiser import LambdaKPCN
+        from ..nn.specialiser import lambda_model
 
-        model = LambdaKPCN(self.backbone_spec, self.blocks)
+        model = lambda_model(self.backbone_spec, self.blocks)
         model.backbone.load_state_dict({k: v.float() for k, v in self.backbone_ck["model"].items()})
         freeze(model.backbone)
         model.start_from_backbone()

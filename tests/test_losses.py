@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from neurecon import metrics
+from neurecon.losses import get_loss, smape
+
+
+def _pair(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(2, 3, 24, 24, generator=g) * 3, torch.rand(2, 3, 24, 24, generator=g) * 3
+
+
+def test_dssim_loss_is_the_reported_metric():
+    d, r = _pair()
+    assert float(get_loss("dssim")(d, r)) == pytest.approx(metrics.dssim(d, r), rel=1e-5)
+    assert float(get_loss("dssim")(r, r)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_sum_of_terms_and_gradients():
+    d, r = _pair(1)
+    d.requires_grad_(True)
+    total = get_loss("smape+dssim")(d, r)
+    assert float(total.detach()) == pytest.approx(float(smape(d.detach(), r)) + metrics.dssim(d.detach(), r), rel=1e-5)
+    total.backward()
+    assert torch.isfinite(d.grad).all() and d.grad.abs().sum() > 0
+
+
+def test_unknown_loss_names_the_choices():
+    with pytest.raises(ValueError, match="combine with '\\+'.*dssim"):
+        get_loss("smape+ssimm")
