@@ -189,16 +189,19 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
     for spp, s in summary.items():
         x = list(LAMBDAS)
         axes[0].plot(x, [s[str(l)]["noise_flat"] for l in x], "o-", label=f"{spp} spp")
         axes[1].plot(x, [s[str(l)]["detail_kept"] for l in x], "o-", label=f"{spp} spp")
         axes[2].plot(x, [s[str(l)]["p999"] for l in x], "o-", label=f"asymmetric {spp} spp")
         axes[2].plot(x, [s[str(l)]["blend_p999"] for l in x], "x--", label=f"β-blend {spp} spp")
+        axes[3].plot(x, [s[str(l)]["worst_on_fireflies"] for l in x], "o-", label=f"asymmetric {spp} spp")
+        axes[3].plot(x, [s[str(l)]["blend_worst_on_fireflies"] for l in x], "x--", label=f"β-blend {spp} spp")
     axes[0].set(xlabel="λ", ylabel="residual noise (flat regions)", xscale="log", yscale="log")
     axes[1].set(xlabel="λ", ylabel="detail kept (textured regions)", xscale="log")
     axes[2].set(xlabel="λ", ylabel="99.9th pct |error| (matched MSE)", xscale="log")
+    axes[3].set(xlabel="λ", ylabel="worst 0.1 % on input fireflies", xscale="log")
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()

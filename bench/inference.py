@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compile time)")
+    ap.add_argument("--bf16", action="store_true", help="also time bf16 autocast (and its error vs fp32)")
     ap.add_argument("--out", default="bench/results")
     a = ap.parse_args(argv)
     buf = frame(a.size)
@@ -53,6 +54,12 @@ def main(argv=None) -> int:
             den.model = torch.compile(den.model, dynamic=False)
             variants[f"{m}:channels_last+compile"] = den
     calls = {k: (lambda d=d: d.denoise_buffers(buf)) for k, d in variants.items()}
+    if a.bf16:
+        for m in a.models:
+            def bf16(d=variants[f"{m}:channels_last"]):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return d.denoise_buffers(buf)
+            calls[f"{m}:channels_last+bf16"] = bf16
     if peers.available():
         peers.warm_up()
         calls["oidn"] = lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])
@@ -66,9 +73,12 @@ def main(argv=None) -> int:
                 fn()
                 times[k].append(time.perf_counter() - t)
     sec = {k: statistics.median(v) for k, v in times.items()}
+    # every variant must give the fp32 NCHW result (bf16 only approximately): max |difference|
+    ref = {m: calls[f"{m}:nchw"]() for m in a.models}
+    diff = {k: float(np.abs(fn() - ref[k.split(":")[0]]).max()) for k, fn in calls.items() if ":" in k}
     res = {"meta": {"size": a.size, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "repeat": a.repeat, "rounds": a.rounds},
-           "seconds": sec,
+           "seconds": sec, "max_abs_diff_vs_nchw_fp32": diff,
            "mpix_per_s": {k: a.size ** 2 / 1e6 / s for k, s in sec.items()},
            "speedup_vs_nchw": {k: sec[k.split(":")[0] + ":nchw"] / s for k, s in sec.items() if ":" in k}}
     if "oidn" in sec:
@@ -79,7 +89,8 @@ def main(argv=None) -> int:
     for k in sec:
         extra = f"  vs nchw {res['speedup_vs_nchw'][k]:.2f}×" if k in res["speedup_vs_nchw"] else ""
         vs = f"  vs OIDN {res['throughput_vs_oidn'][k]:.2f}×" if "throughput_vs_oidn" in res else ""
-        print(f"{k:32s} {sec[k] * 1e3:7.1f} ms{extra}{vs}")
+        d = f"  max|Δ| {diff[k]:.1e}" if k in diff else ""
+        print(f"{k:32s} {sec[k] * 1e3:7.1f} ms{extra}{vs}{d}")
     return 0
 
 

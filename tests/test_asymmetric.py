@@ -115,3 +115,21 @@ def test_training_lambdas_cover_one_to_ten_and_vary_smoothly():
     # smooth maps: 4 control points over 16 px, so log λ moves at most log(10)/5 per pixel
     assert (log_lam[..., 1:] - log_lam[..., :-1]).abs().max() <= 0.47
     assert (log_lam.amax((2, 3)) - log_lam.amin((2, 3))).max() > 0.5  # but they do vary
+
+
+@pytest.mark.parametrize("arch", ["kpcn", "unet"])
+def test_gated_specialiser_keeps_lambda_one_exactly_the_backbone_after_training(arch):
+    from neurecon.nn.specialiser import lambda_model
+
+    torch.manual_seed(0)
+    spec = ({"arch": "kpcn", "width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}} if arch == "kpcn"
+            else {"arch": "unet", "widths": [8, 8, 8, 8], "kernel": 3, "sources": {"mitsuba": FULL}})
+    m = lambda_model(spec, blocks=1, gated=True)
+    m.start_from_backbone()
+    for s in getattr(m, "specialisers", [getattr(m, "specialiser", None)]):
+        torch.nn.init.normal_(s.out.weight, std=0.3)  # as if trained
+    g = torch.Generator().manual_seed(2)
+    x = {b: torch.rand(1, 3, 16, 16, generator=g) for b in FULL}
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, lam=1.0), m.backbone(x))
+        assert (m(x, lam=5.0) - m.backbone(x)).abs().max() > 1e-4

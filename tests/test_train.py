@@ -52,6 +52,20 @@ def test_lambda_specialiser_trains_on_a_frozen_backbone(tiny_dataset, tmp_path):
     for k, v in before.items():
         torch.testing.assert_close(after[k], v, msg=k)  # frozen
     trainable = [n for n, p in tr.model.named_parameters() if p.requires_grad]
-    assert trainable and all(n.startswith(("specialiser", "predictor")) for n in trainable)
+    assert trainable and all(n.startswith("specialiser") for n in trainable)  # gated: the predictor stays the backbone's
     val = [json.loads(l) for l in (tmp_path / "lam" / "metrics.jsonl").read_text().splitlines() if "val_loss" in l][-1]
     assert val["val_loss_lambda10"] > val["val_loss_lambda1"]  # a stricter loss scores higher
+
+
+def test_init_fine_tunes_a_trained_model_and_rejects_another_architecture(tiny_dataset, tmp_path):
+    train_from_config(tiny_config(tiny_dataset, tmp_path / "base", iterations=3), progress=False)
+    base = torch.load(tmp_path / "base" / "best.pt", weights_only=False)["model"]
+    cfg = tiny_config(tiny_dataset, tmp_path / "ft", iterations=1)
+    cfg["task"]["init"] = str(tmp_path / "base" / "best.pt")
+    tr = train_from_config(cfg, overrides=["optim.lr=0.0"], progress=False)  # lr 0: weights stay the init
+    for k, v in base.items():
+        torch.testing.assert_close(tr.model.state_dict()[k], v.float(), msg=k)
+    other = tiny_config(tiny_dataset, tmp_path / "bad", iterations=1, width=4)
+    other["task"]["init"] = str(tmp_path / "base" / "best.pt")
+    with pytest.raises(ValueError, match="task.init"):
+        train_from_config(other, progress=False)

@@ -37,13 +37,17 @@ def lambda_channel(lam, like: torch.Tensor) -> torch.Tensor:
 class LossSpecialiser(nn.Module):
     """Residual correction of the frozen features given λ. The last conv starts at zero, so an
     untrained specialiser passes the features through and training starts from the backbone's
-    own (symmetric) result instead of from scratch."""
+    own (symmetric) result instead of from scratch. `gated`: the correction is scaled by
+    log λ / log λ_max, so λ = 1 returns the backbone's features exactly, however long it trains
+    (the paper's "λ = 1 reverts back to the symmetric loss", kept by construction; ungated, our
+    λ = 1 output drifted from the backbone's and its error tails grew)."""
 
-    def __init__(self, width: int, blocks: int = 2):
+    def __init__(self, width: int, blocks: int = 2, gated: bool = False):
         super().__init__()
         self.inp = conv3x3(width + 1, width)
         self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(blocks)])
         self.out = conv3x3(width, width)
+        self.gated = gated
 
     def zero_init(self) -> None:
         nn.init.zeros_(self.out.weight)
@@ -51,17 +55,20 @@ class LossSpecialiser(nn.Module):
 
     def forward(self, feats: torch.Tensor, lam_ch: torch.Tensor) -> torch.Tensor:
         delta = self.out(torch.relu(self.blocks(self.inp(torch.cat([torch.relu(feats), lam_ch], 1)))))
-        return feats + delta
+        return feats + (lam_ch * delta if self.gated else delta)
 
 
 class LambdaKPCN(nn.Module):
-    """Frozen KPCN backbone (`backbone.encoders`, `backbone.extractor`) + specialiser + predictor."""
+    """Frozen KPCN backbone (`backbone.encoders`, `backbone.extractor`) + specialiser + predictor.
+    With `gated`, the predictor stays the backbone's (frozen by the training task) and λ = 1 is
+    exactly the backbone."""
 
-    def __init__(self, backbone: dict, blocks: int = 2):
+    def __init__(self, backbone: dict, blocks: int = 2, gated: bool = False):
         super().__init__()
         self.backbone = KPCN(KPCNConfig(**backbone))
         c = self.backbone.config
-        self.specialiser = LossSpecialiser(c.width, blocks)
+        self.gated = gated
+        self.specialiser = LossSpecialiser(c.width, blocks, gated)
         self.predictor = KernelPredictor(c.width, c.kernel)
         xavier_init(self.specialiser)
         self.specialiser.zero_init()
@@ -96,20 +103,21 @@ class LambdaKPCN(nn.Module):
     def spec(self) -> dict:
         from dataclasses import asdict
 
-        return {"arch": "kpcn_lambda", "backbone": asdict(self.config), "blocks": self.blocks}
+        return {"arch": "kpcn_lambda", "backbone": asdict(self.config), "blocks": self.blocks, "gated": self.gated}
 
 
 class LambdaUNet(nn.Module):
     """Frozen U-Net preset + per-scale specialisers and kernel predictors (copied from its heads)."""
 
-    def __init__(self, backbone: dict, blocks: int = 2):
+    def __init__(self, backbone: dict, blocks: int = 2, gated: bool = False):
         super().__init__()
         spec = {**backbone, "widths": tuple(backbone.get("widths", UNetConfig().widths))}
         self.backbone = UNetKPCN(UNetConfig(**spec))
         c = self.backbone.config
         if c.head != "kernel":
             raise ValueError("λ control needs a kernel-predicting backbone (head: kernel)")
-        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks) for w in c.widths[:3]])
+        self.gated = gated
+        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks, gated) for w in c.widths[:3]])
         self.predictors = nn.ModuleList([KernelPredictor(w, c.kernel) for w in c.widths[:3]])
         xavier_init(self.specialisers)
         xavier_init(self.predictors)
@@ -150,15 +158,15 @@ class LambdaUNet(nn.Module):
     def spec(self) -> dict:
         b = self.backbone.spec()
         b.pop("arch")
-        return {"arch": "unet_lambda", "backbone": b, "blocks": self.blocks}
+        return {"arch": "unet_lambda", "backbone": b, "blocks": self.blocks, "gated": self.gated}
 
 
-def lambda_model(backbone_spec: dict, blocks: int = 2) -> nn.Module:
+def lambda_model(backbone_spec: dict, blocks: int = 2, gated: bool = False) -> nn.Module:
     """The λ model for a backbone spec ({"arch": ..., **arguments})."""
     spec = dict(backbone_spec)
     arch = spec.pop("arch", "kpcn")
     if arch == "kpcn":
-        return LambdaKPCN(spec, blocks)
+        return LambdaKPCN(spec, blocks, gated)
     if arch == "unet":
-        return LambdaUNet(spec, blocks)
+        return LambdaUNet(spec, blocks, gated)
     raise ValueError(f"λ control is implemented for kpcn and unet backbones, not '{arch}'")

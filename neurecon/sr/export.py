@@ -9,23 +9,15 @@ on the run's validation set with the exported fp16 weights, next to bicubic.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 import yaml
 
 from ..models import WEIGHTS_DIR, export_shipped, load_model
+from ..models.card import run_summary
 from .data import DEMO_TRAIN, DEMO_VALID, make_pairs
 from .tasks import DATA_DEFAULTS, evaluate
-
-
-def _run_info(run: Path) -> dict:
-    hist = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l.strip()] \
-        if (run / "metrics.jsonl").exists() else []
-    elapsed = [h["elapsed_s"] for h in hist if "elapsed_s" in h]
-    return {"wall_time_s": elapsed[-1] if elapsed else None,
-            "steps_logged": max((h["step"] for h in hist), default=0)}
 
 
 def _describe(source, split: str) -> str:
@@ -45,11 +37,11 @@ def export_run(run: str | Path, name: str, out_dir: str | Path = WEIGHTS_DIR, ex
     task = cfg["task"]
     data = {**DATA_DEFAULTS, **(task.get("data") or {})}
     scale = int(task.get("scale", 2))
-    info = _run_info(run)
+    info = run_summary(run)
     out = Path(out_dir) / f"{name}.pt"
     card = {"name": name, "task": "super-resolution", "scale": scale, "recipe": task.get("recipe", "vanilla"),
             "spec": ck["spec"], "parameters": None, "best_step": ck["step"],
-            "iterations": cfg["run"]["iterations"], "wall_time_s": info["wall_time_s"],
+            "iterations": cfg["run"]["iterations"], "wall_time_s": round(info["wall_minutes"] * 60) if info["wall_minutes"] else None,
             "threads": cfg["run"].get("threads"), "seed": cfg["run"].get("seed"),
             "train_data": _describe(data["train"], "train"), "valid_data": _describe(data["valid"], "valid"),
             "degradation": "MATLAB bicubic imresize (antialiased), LR rounded to 8 bits" if data["quantize_lr"]

@@ -7,7 +7,8 @@ Config (`task:` section)::
     data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,
            importance: 0.5, source: mitsuba, valid_limit: 8}
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
-    loss: smape
+    loss: smape            # or a sum such as smape+dssim (neurecon.losses.get_loss)
+    init: balanced         # optional: start from a shipped model or .pt of the same architecture
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class DenoiseTask:
 
     def __init__(self, cfg):
         t = cfg.task
-        unknown = set(t) - {"name", "data", "model", "loss"}
+        unknown = set(t) - {"name", "data", "model", "loss", "init"}
         if unknown:
             raise ValueError(f"unknown key(s) {sorted(unknown)} in the denoise task config")
         self.data = {**DATA_DEFAULTS, **(t.get("data") or {})}
@@ -49,6 +50,7 @@ class DenoiseTask:
         if missing:
             raise ValueError(f"source(s) {missing} have no buffer list; known defaults: {sorted(DEFAULT_SOURCES)}")
         self.source = self.sources[0]
+        self.init = t.get("init")
         self.loss = get_loss(t.get("loss", "smape"))
         buffers = sorted({b for s in self.sources for b in self.spec["sources"][s]})
         root = Path(self.data["root"])
@@ -62,7 +64,15 @@ class DenoiseTask:
                                     self.data["importance"], seed=cfg.run.seed + 1000 * rank)
 
     def build_model(self):
-        return build_model(self.spec)
+        model = build_model(self.spec)
+        if self.init:  # fine-tuning: new data or loss, same network
+            from ..models import load_checkpoint
+
+            ck = load_checkpoint(self.init)
+            if ck["spec"] != model.spec():
+                raise ValueError(f"task.init '{self.init}' is a {ck['spec']}, not this config's {model.spec()}")
+            model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
+        return model
 
     def model_spec(self, model) -> dict:
         return model.spec()
@@ -97,7 +107,7 @@ class LambdaTask(DenoiseTask):
     a kernel predictor (initialised from the backbone's) with the asymmetric loss, log λ ~ U(0, log 10)
     (see `sample_lambda`).
 
-    Config: `task: {name: denoise_lambda, backbone: default | path.pt, blocks: 2, data: {...}}`.
+    Config: `task: {name: denoise_lambda, backbone: default | path.pt, blocks: 2, gated: true, data: {...}}`.
     Validation reports the asymmetric loss at λ ∈ {1, 2, 5, 10}; `loss` is their mean.
     """
 
@@ -109,6 +119,7 @@ class LambdaTask(DenoiseTask):
         t = dict(cfg.task)
         self.backbone_ck = load_checkpoint(t.pop("backbone", "default"))
         self.blocks = int(t.pop("blocks", 2))
+        self.gated = bool(t.pop("gated", True))
         self.base = t.pop("loss", "smape")
         self.backbone_spec = dict(self.backbone_ck["spec"])
         t["model"] = self.backbone_spec
@@ -119,10 +130,12 @@ class LambdaTask(DenoiseTask):
         from ..nn.blocks import freeze
         from ..nn.specialiser import lambda_model
 
-        model = lambda_model(self.backbone_spec, self.blocks)
+        model = lambda_model(self.backbone_spec, self.blocks, self.gated)
         model.backbone.load_state_dict({k: v.float() for k, v in self.backbone_ck["model"].items()})
         freeze(model.backbone)
         model.start_from_backbone()
+        if self.gated:  # only the specialiser learns: λ = 1 stays the backbone exactly
+            freeze(getattr(model, "predictors", None) or model.predictor)
         return model
 
     def training_step(self, model, batch, step, total):
