@@ -51,7 +51,7 @@ def _export(a) -> int:
     import json
     from pathlib import Path
 
-    from .models.card import export_run
+    from .models.card import export_run, scores_for
 
     import yaml
 
@@ -63,7 +63,7 @@ def _export(a) -> int:
         card = export_sr(a.run, out.stem, out.parent)
         print(f"wrote {out} (PSNR-Y {card['valid_psnr_y']:.2f} dB)")
         return 0
-    scores = json.loads(Path(a.scores).read_text()).get("summary") if a.scores else None
+    scores = scores_for(json.loads(Path(a.scores).read_text()), Path(a.out).name) if a.scores else None
     pt, md = export_run(a.run, a.out, scores)
     print(f"wrote {pt} and {md}")
     return 0
@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--nrm", help="normal image")
     d.add_argument("--var", help="colour variance image")
     d.add_argument("-o", "--output", required=True)
-    d.add_argument("--model", default=None, help="shipped model name or a checkpoint path")
+    d.add_argument("--model", default=None,
+                   help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
+                        "kpcn_lambda, or a checkpoint path; default: the best quality at ≥ OIDN's speed")
     d.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
     d.add_argument("--lambda", dest="lam", type=float, default=None,
                    help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model")

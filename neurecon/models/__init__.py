@@ -17,7 +17,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 # shipped name -> file in WEIGHTS_DIR; "default" is what Denoiser.load() gives without a name
 SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt", "lambda": "kpcn_lambda.pt",
-                           "balanced": "unet_balanced.pt"}
+                           "kpcn_lambda": "kpcn_lambda.pt", "fast": "unet_fast.pt", "balanced": "unet_balanced.pt",
+                           "high": "unet_high.pt"}
 
 
 def register(arch: str):

@@ -39,6 +39,17 @@ def run_summary(run_dir: str | Path) -> dict:
             "final_train_loss": train[-1]["loss"] if train else None, "config": cfg, "data": data_meta}
 
 
+def scores_for(bench: dict, weights_file: str) -> dict:
+    """This model's rows of a bench/denoise.py result (under any shipped name of the file), OIDN's,
+    and the ratios to OIDN."""
+    from . import SHIPPED
+
+    names = {f"neurecon:{n}" for n, f in SHIPPED.items() if f == weights_file}
+    keep = lambda k, s: s["method"] in names | {"oidn", "noisy"}  # noqa: E731
+    return {"summary": {k: s for k, s in bench.get("summary", {}).items() if keep(k, s)},
+            "ratios_vs_oidn": {k: r for k, r in bench.get("ratios_vs_oidn", {}).items() if k.split("@")[0] in names}}
+
+
 def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
     run = Path(run_dir)
     s = run_summary(run)
