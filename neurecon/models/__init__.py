@@ -16,7 +16,7 @@ from torch import nn
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 # shipped name -> file in WEIGHTS_DIR; "default" is what Denoiser.load() gives without a name
-SHIPPED: dict[str, str] = {"default": "kpcn_default.pt", "kpcn": "kpcn_default.pt", "lambda": "kpcn_lambda.pt",
+SHIPPED: dict[str, str] = {"default": "unet_balanced.pt", "kpcn": "kpcn_default.pt", "lambda": "kpcn_lambda.pt",
                            "kpcn_lambda": "kpcn_lambda.pt", "fast": "unet_fast.pt", "balanced": "unet_balanced.pt",
                            "high": "unet_high.pt"}
 
