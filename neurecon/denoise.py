@@ -35,7 +35,6 @@ class Denoiser:
     def __init__(self, model, checkpoint: dict | None = None, maxmem_mb: int = 2048, threads: int | None = None,
                  channels_last: bool = True):
         # channels-last lets oneDNN skip its layout reorders around every conv (bench/inference.py)
-        self.channels_last = channels_last
         self.model = model.eval().to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         self.card = (checkpoint or {}).get("card", {})
         self.maxmem_mb = maxmem_mb

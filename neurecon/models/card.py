@@ -28,11 +28,14 @@ def run_summary(run_dir: str | Path) -> dict:
         meta = root / cfg["task"].get("data", {}).get(split, split) / "metadata.json"
         if meta.exists():
             m = json.loads(meta.read_text())
-            data_meta[split] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp", "seed_range")}
-            # count what is on disk: metadata lists only the scenes of the runs that wrote it
+            data_meta[split] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
+            # what training read: the first `<split>_limit` scenes on disk, not what metadata planned
             from ..io import find_frames
 
-            data_meta[split]["scenes"] = len(find_frames(meta.parent))
+            used = sorted(find_frames(meta.parent))[:cfg["task"].get("data", {}).get(f"{split}_limit")]
+            seeds = [int("".join(filter(str.isdigit, n))) for n in used]  # scene000042 → seed 42
+            data_meta[split]["scenes"] = len(used)
+            data_meta[split]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
     return {"iterations": train[-1]["step"] if train else 0,
             "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
             "best_step": best["step"], "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},

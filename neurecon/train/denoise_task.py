@@ -65,14 +65,14 @@ class DenoiseTask:
 
     def build_model(self):
         model = build_model(self.spec)
-        if self.init:  # fine-tuning: new data or loss, same network
-            from ..models import load_checkpoint
+        if not self.init:
+            return model
+        from ..models import load_model  # fine-tuning: new data or loss, same network
 
-            ck = load_checkpoint(self.init)
-            if ck["spec"] != model.spec():
-                raise ValueError(f"task.init '{self.init}' is a {ck['spec']}, not this config's {model.spec()}")
-            model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
-        return model
+        trained, ck = load_model(self.init)
+        if ck["spec"] != model.spec():
+            raise ValueError(f"task.init '{self.init}' is a {ck['spec']}, not this config's {model.spec()}")
+        return trained.train()
 
     def model_spec(self, model) -> dict:
         return model.spec()
