@@ -15,7 +15,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .blocks import ResBlock, conv3x3, xavier_init
+from .blocks import ResBlock, conv3x3, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kernels import apply_kernels, softmax_kernels
 
@@ -40,19 +40,21 @@ class SourceEncoder(nn.Sequential):
 
 
 class KernelPredictor(nn.Module):
-    """1×1 convolution to k² logits, softmax-normalised (Eq. 4), applied to the radiance (Eq. 3)."""
+    """1×1 convolution to k² logits, softmax-normalised (Eq. 4), applied to the radiance (Eq. 3).
+    `relu_input=False` skips the ReLU for features that are already non-negative (U-Net decoders)."""
 
-    def __init__(self, width: int, kernel: int):
+    def __init__(self, width: int, kernel: int, relu_input: bool = True):
         super().__init__()
         if kernel % 2 == 0:
             raise ValueError(f"kernel size must be odd, got {kernel}")
         self.kernel = kernel
+        self.relu_input = relu_input
         self.logits = nn.Conv2d(width, kernel * kernel, 1)
 
     def weights(self, feats: torch.Tensor) -> torch.Tensor:
         # the k² loop of apply_kernels reads one weight plane per tap: planar (NCHW) weights keep
         # those reads contiguous, which a channels-last model's conv output would not (~10× slower)
-        return softmax_kernels(self.logits(torch.relu(feats)).contiguous())
+        return softmax_kernels(pointwise_planar(self.logits, torch.relu(feats) if self.relu_input else feats))
 
     def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
         return apply_kernels(radiance, self.weights(feats))

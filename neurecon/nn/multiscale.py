@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import conv3x3, xavier_init
+from .blocks import conv3x3, pointwise_planar, xavier_init
 
 
 def down2(x: torch.Tensor) -> torch.Tensor:
@@ -48,8 +48,9 @@ def pad_to_multiple(inputs: Mapping[str, torch.Tensor], m: int) -> tuple[dict[st
 
 
 def compose(fine: torch.Tensor, coarse: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Eq. 5 with a given α (N×1×H×W)."""
-    return fine - alpha * up2(down2(fine)) + alpha * up2(coarse)
+    """Eq. 5 with a given α (N×1×H×W), as  i_f + α·U(i_c − D(i_f)): one full-resolution
+    upsampling and product instead of two."""
+    return fine + alpha * up2(coarse - down2(fine))
 
 
 class ScaleCompositor(nn.Module):
@@ -62,8 +63,9 @@ class ScaleCompositor(nn.Module):
         xavier_init(self)
 
     def alpha(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([torch.log1p(fine.clamp_min(0)), torch.log1p(up2(coarse).clamp_min(0))], 1)
-        return torch.sigmoid(self.net(x))
+        # log1p at the coarse resolution, then upsample: equal for nearest upsampling, 4× cheaper
+        x = torch.cat([torch.log1p(fine.clamp_min(0)), up2(torch.log1p(coarse.clamp_min(0)))], 1)
+        return torch.sigmoid(pointwise_planar(self.net[-1], self.net[:-1](x)))
 
     def forward(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         return compose(fine, coarse, self.alpha(fine, coarse))

@@ -17,7 +17,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .blocks import conv3x3, xavier_init
+from .blocks import conv3x3, conv3x3_split, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kpcn import DEMOD_EPS, DirectPredictor, KernelPredictor, SourceEncoder
 from .multiscale import ScaleCompositor, down2, pad_to_multiple, up2
@@ -36,6 +36,11 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(conv3x3(cin, cout), nn.ReLU(inplace=True), conv3x3(cout, cout), nn.ReLU(inplace=True))
 
 
+def _decode(block: nn.Sequential, upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """block(cat([upsampled, skip])) with the first conv split over the two parts (no cat)."""
+    return block[1:](conv3x3_split(block[0], upsampled, skip))
+
+
 class UNetKPCN(nn.Module):
     LEVELS = 3  # scales with kernels; the bottleneck sits one level lower
     stride = 8  # the output is equivariant to shifts by multiples of this (three 2× poolings)
@@ -50,7 +55,8 @@ class UNetKPCN(nn.Module):
         self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b), w0) for n, b in c.sources.items()})
         self.enc1, self.enc2, self.enc3 = _block(w0, w1), _block(w1, w2), _block(w2, w3)
         self.dec2, self.dec1, self.dec0 = _block(w3 + w2, w2), _block(w2 + w1, w1), _block(w1 + w0, w0)
-        head = (lambda w: KernelPredictor(w, c.kernel)) if c.head == "kernel" else DirectPredictor
+        # decoder outputs end in a ReLU, so the kernel heads need not apply another
+        head = (lambda w: KernelPredictor(w, c.kernel, relu_input=False)) if c.head == "kernel" else DirectPredictor
         self.heads = nn.ModuleList([head(w0), head(w1), head(w2)])
         self.compositor = ScaleCompositor(16)
         xavier_init(self)
@@ -72,9 +78,9 @@ class UNetKPCN(nn.Module):
         e1 = self.enc1(down2(e0))
         e2 = self.enc2(down2(e1))
         e3 = self.enc3(down2(e2))
-        d2 = self.dec2(torch.cat([up2(e3), e2], 1))
-        d1 = self.dec1(torch.cat([up2(d2), e1], 1))
-        d0 = self.dec0(torch.cat([up2(d1), e0], 1))
+        d2 = _decode(self.dec2, up2(e3), e2)
+        d1 = _decode(self.dec1, up2(d2), e1)
+        d0 = _decode(self.dec0, up2(d1), e0)
         return [d0, d1, d2]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:

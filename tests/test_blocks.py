@@ -1,0 +1,38 @@
+"""The inference shortcuts in nn/blocks.py must be the operations they replace, forward and backward."""
+import torch
+from torch import nn
+
+from neurecon.nn.blocks import conv3x3, conv3x3_split, pointwise_planar
+
+CL = torch.channels_last
+
+
+def test_pointwise_planar_equals_the_conv_and_returns_planes():
+    g = torch.Generator().manual_seed(0)
+    conv = nn.Conv2d(6, 25, 1)
+    x = torch.randn(2, 6, 9, 11, generator=g)
+    ref = conv(x)
+    for layout in (torch.contiguous_format, CL):
+        out = pointwise_planar(conv.to(memory_format=layout), x.contiguous(memory_format=layout))
+        assert out.is_contiguous()  # planar, whatever came in
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_pointwise_planar_without_bias():
+    conv = nn.Conv2d(4, 3, 1, bias=False)
+    x = torch.randn(1, 4, 5, 5).contiguous(memory_format=CL)
+    torch.testing.assert_close(pointwise_planar(conv, x), conv(x), atol=1e-5, rtol=1e-5)
+
+
+def test_split_conv_equals_conv_of_the_concatenation_with_gradients():
+    g = torch.Generator().manual_seed(1)
+    conv = conv3x3(7, 5)
+    a = torch.randn(2, 3, 8, 6, generator=g, requires_grad=True)
+    b = torch.randn(2, 4, 8, 6, generator=g, requires_grad=True)
+    ref = conv(torch.cat([a, b], 1))
+    ga, gb, gw = torch.autograd.grad(ref.square().sum(), (a, b, conv.weight))
+    out = conv3x3_split(conv, a, b)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    ha, hb, hw = torch.autograd.grad(out.square().sum(), (a, b, conv.weight))
+    for x, y in ((ga, ha), (gb, hb), (gw, hw)):
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
