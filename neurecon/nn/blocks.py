@@ -22,9 +22,10 @@ def pointwise_planar(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     bias = conv.bias[:, None] if conv.bias is not None else w.new_zeros(conv.out_channels, 1)
     pixels = x.permute(0, 2, 3, 1).reshape(N, H * W, C)  # a view of the channels-last storage
     # one 2-D addmm per image: batched matmul would compute pixels·wᵀ and transpose it after
-    out = x.new_empty(N, conv.out_channels, H * W)
-    for n in range(N):
-        torch.addmm(bias, w, pixels[n].t(), out=out[n])
+    if N == 1:
+        out = torch.addmm(bias, w, pixels[0].t())[None]
+    else:
+        out = torch.stack([torch.addmm(bias, w, p.t()) for p in pixels])
     return out.view(N, conv.out_channels, H, W)
 
 
