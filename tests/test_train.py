@@ -65,6 +65,11 @@ def test_init_fine_tunes_a_trained_model_and_rejects_another_architecture(tiny_d
     tr = train_from_config(cfg, overrides=["optim.lr=0.0"], progress=False)  # lr 0: weights stay the init
     for k, v in base.items():
         torch.testing.assert_close(tr.model.state_dict()[k], v.float(), msg=k)
+    demod = tiny_config(tiny_dataset, tmp_path / "demod", iterations=1, demodulate=True)
+    demod["task"]["init"] = str(tmp_path / "base" / "best.pt")  # same parameters, new spec: fine-tunes
+    tr = train_from_config(demod, overrides=["optim.lr=0.0"], progress=False)
+    assert tr.model.config.demodulate
+    torch.testing.assert_close(tr.model.state_dict()["predictor.logits.weight"], base["predictor.logits.weight"].float())
     other = tiny_config(tiny_dataset, tmp_path / "bad", iterations=1, width=4)
     other["task"]["init"] = str(tmp_path / "base" / "best.pt")
     with pytest.raises(ValueError, match="task.init"):

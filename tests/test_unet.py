@@ -49,3 +49,46 @@ def test_channels_last_inference_equals_planar():
     fast = Denoiser(UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}), channels_last=True)
     assert fast.model.enc1[0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(fast.run_tiled(x, "oidn"), planar.run_tiled(x, "oidn"), atol=1e-5, rtol=1e-4)
+
+
+def test_demodulated_unet_keeps_a_checker_texture_under_constant_light():
+    """Kernels see colour / albedo: a textured surface under constant irradiance is a constant image
+    to them, so normalised kernels (at every scale, through the compositor) return the texture."""
+    from neurecon.nn.kpcn import albedo_factor
+
+    torch.manual_seed(0)
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, demodulate=True)
+    x = _x(32, 24)
+    yy, xx = torch.meshgrid(torch.arange(32), torch.arange(24), indexing="ij")
+    x["albedo"] = (0.2 + 0.6 * ((yy // 2 + xx // 2) % 2)).float().expand(1, 3, 32, 24).clone()
+    x["color"] = 1.5 * albedo_factor(x)
+    out = m(x)
+    torch.testing.assert_close(out, x["color"], rtol=1e-4, atol=1e-5)
+    m.config.demodulate = False  # the same kernels on radiance average the checker away
+    assert (m(x) - x["color"]).abs().max() > 0.05
+
+
+def test_four_level_unet_tiles_exactly_and_keeps_constants():
+    torch.manual_seed(0)
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, levels=4)
+    for p in m.heads[3].parameters():  # a trained, not a uniform, coarsest head
+        torch.nn.init.normal_(p)
+    assert len(m.features(_x(16, 16))) == 4
+    x = _x(24, 20)
+    x["color"] = torch.full_like(x["color"], 0.3)
+    torch.testing.assert_close(m(x), x["color"])
+    den = Denoiser(m)
+    x = _x(150, 140)
+    assert (den.run_tiled(x, "oidn", tile=48) - den.run_tiled(x, "oidn", tile=1000)).abs().max() < 1e-4
+
+
+def test_fourth_level_grows_from_a_three_level_model():
+    """A 3-level model's weights load into a 4-level one (what task.init does): only the new H/8
+    head is missing, and it starts as a uniform kernel."""
+    three = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    four = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, levels=4)
+    missing, unexpected = four.load_state_dict(three.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["heads.3.logits.bias", "heads.3.logits.weight"]
+    w = four.heads[3].weights(torch.rand(1, 8, 3, 3))
+    torch.testing.assert_close(w, torch.full_like(w, 1 / 25))
+    assert build_model(four.spec()).config.levels == 4

@@ -8,6 +8,7 @@ keeps the network honest about HDR range.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -28,9 +29,27 @@ class Frame:
     reference: torch.Tensor  # 1×3×H×W
 
 
+def scene_seed(name: str) -> int | None:
+    """The seed in a rendered scene's name (`scene000234`, `scene000234_ldsampler`), else None."""
+    m = re.match(r"scene(\d+)", name)
+    return int(m.group(1)) if m else None
+
+
+def select_scenes(names, limit: int | None = None, seeds: Sequence[int] | None = None) -> list[str]:
+    """The scenes a config trains on: sorted names, only those whose seed lies in
+    [seeds[0], seeds[1]) when `seeds` is given, then the first `limit`."""
+    names = sorted(names)
+    if seeds is not None:
+        lo, hi = seeds
+        names = [n for n in names if (s := scene_seed(n)) is not None and lo <= s < hi]
+    return names[:limit]
+
+
 def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
-                limit: int | None = None, progress: bool = False) -> list[Frame]:
-    """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers."""
+                limit: int | None = None, progress: bool = False,
+                seeds: Sequence[int] | None = None) -> list[Frame]:
+    """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers,
+    for the scenes `select_scenes(limit, seeds)` picks (so a config names the exact scenes)."""
     from tqdm import tqdm
 
     root = Path(root)
@@ -39,7 +58,9 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
         raise FileNotFoundError(f"no frames in OIDN layout found under {root}")
     planes = sorted(set(buffers) | {"color", "albedo"})
     frames: list[Frame] = []
-    names = sorted(sets)[:limit]
+    names = select_scenes(sets, limit, seeds)
+    if not names:
+        raise FileNotFoundError(f"no scenes with seeds in {list(seeds)} under {root}")
     for name in tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene"):
         fs = sets[name]
         ref = fs.read("ref")

@@ -29,11 +29,13 @@ def run_summary(run_dir: str | Path) -> dict:
         if meta.exists():
             m = json.loads(meta.read_text())
             data_meta[split] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
-            # what training read: the first `<split>_limit` scenes on disk, not what metadata planned
+            # what training read (limit, seed range), not what the render job's metadata planned
+            from ..data.denoise import scene_seed, select_scenes
             from ..io import find_frames
 
-            used = sorted(find_frames(meta.parent))[:cfg["task"].get("data", {}).get(f"{split}_limit")]
-            seeds = [int("".join(filter(str.isdigit, n))) for n in used]  # scene000042 → seed 42
+            d = cfg["task"].get("data", {})
+            used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
+            seeds = [s for s in map(scene_seed, used) if s is not None]
             data_meta[split]["scenes"] = len(used)
             data_meta[split]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
     return {"iterations": train[-1]["step"] if train else 0,

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .blocks import ResBlock, conv3x3, xavier_init
-from .kpcn import KPCN, KPCNConfig, KernelPredictor
+from .kpcn import KPCN, KPCNConfig, KernelPredictor, albedo_factor
 from .multiscale import down2, pad_to_multiple
 from .unet import UNetConfig, UNetKPCN
 
@@ -95,7 +95,7 @@ class LambdaKPCN(nn.Module):
         f = self.specialiser(feats, lambda_channel(lam, feats))
         radiance = self.backbone.radiance(inputs)
         out = self.predictor(f, radiance)
-        return out * (inputs["albedo"] + 1e-3) if self.config.demodulate else out
+        return out * albedo_factor(inputs) if self.config.demodulate else out
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None, lam=1.0) -> torch.Tensor:
         return self.tail(self.features(inputs, source), inputs, lam)
@@ -117,8 +117,8 @@ class LambdaUNet(nn.Module):
         if c.head != "kernel":
             raise ValueError("λ control needs a kernel-predicting backbone (head: kernel)")
         self.gated = gated
-        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks, gated) for w in c.widths[:3]])
-        self.predictors = nn.ModuleList([KernelPredictor(w, c.kernel) for w in c.widths[:3]])
+        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks, gated) for w in c.widths[:c.levels]])
+        self.predictors = nn.ModuleList([KernelPredictor(w, c.kernel) for w in c.widths[:c.levels]])
         xavier_init(self.specialisers)
         xavier_init(self.predictors)
         for s in self.specialisers:
@@ -131,7 +131,8 @@ class LambdaUNet(nn.Module):
         self.predictors.load_state_dict(self.backbone.heads.state_dict())
 
     def receptive_radius(self) -> int:
-        return self.backbone.receptive_radius() + 4 * (2 + 2 * self.blocks)  # specialiser convs at ≤ 4× scale
+        # specialiser convs at up to the coarsest kernel scale
+        return self.backbone.receptive_radius() + 2 ** (self.config.levels - 1) * (2 + 2 * self.blocks)
 
     @property
     def default_source(self) -> str:

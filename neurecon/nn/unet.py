@@ -19,7 +19,7 @@ from torch import nn
 
 from .blocks import conv3x3, conv3x3_split, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
-from .kpcn import DEMOD_EPS, DirectPredictor, KernelPredictor, SourceEncoder
+from .kpcn import DirectPredictor, KernelPredictor, SourceEncoder, albedo_factor
 from .multiscale import ScaleCompositor, down2, pad_to_multiple, up2
 
 
@@ -30,6 +30,7 @@ class UNetConfig:
     sources: dict[str, list[str]] = field(default_factory=lambda: {"mitsuba": DEFAULT_SOURCES["mitsuba"]})
     head: str = "kernel"  # kernel | direct
     demodulate: bool = False
+    levels: int = 3  # kernel scales: 3 (H, H/2, H/4) or 4 (+ H/8 from the bottleneck)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -42,7 +43,6 @@ def _decode(block: nn.Sequential, upsampled: torch.Tensor, skip: torch.Tensor) -
 
 
 class UNetKPCN(nn.Module):
-    LEVELS = 3  # scales with kernels; the bottleneck sits one level lower
     stride = 8  # the output is equivariant to shifts by multiples of this (three 2× poolings)
 
     def __init__(self, config: UNetConfig | None = None, **kw):
@@ -51,15 +51,21 @@ class UNetKPCN(nn.Module):
             kw = {**kw, "widths": tuple(kw.get("widths", UNetConfig().widths))}
             config = UNetConfig(**kw)
         self.config = c = config
+        if c.levels not in (3, 4):
+            raise ValueError(f"levels must be 3 or 4 (kernel scales H … H/8), got {c.levels}")
         w0, w1, w2, w3 = c.widths
         self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b), w0) for n, b in c.sources.items()})
         self.enc1, self.enc2, self.enc3 = _block(w0, w1), _block(w1, w2), _block(w2, w3)
         self.dec2, self.dec1, self.dec0 = _block(w3 + w2, w2), _block(w2 + w1, w1), _block(w1 + w0, w0)
         # decoder outputs end in a ReLU, so the kernel heads need not apply another
         head = (lambda w: KernelPredictor(w, c.kernel, relu_input=False)) if c.head == "kernel" else DirectPredictor
-        self.heads = nn.ModuleList([head(w0), head(w1), head(w2)])
+        self.heads = nn.ModuleList([head(w) for w in c.widths[:c.levels]])
         self.compositor = ScaleCompositor(16)
         xavier_init(self)
+        if c.levels == 4 and c.head == "kernel":
+            # uniform 5×5 kernels at H/8 (a 40-pixel box) to start: the scale a flat wall's
+            # low-frequency noise lives at, which a fine-tuned 3-level model can take over from
+            nn.init.zeros_(self.heads[3].logits.weight)
 
     @property
     def default_source(self) -> str:
@@ -68,7 +74,7 @@ class UNetKPCN(nn.Module):
     def receptive_radius(self) -> int:
         """Generous bound (checked by tiled == untiled in the tests): 3×3 convs at each level
         times that level's stride, kernel radii at their scales, compositor and padding slack."""
-        return 4 + 4 * 2 + 4 * 4 + 4 * 8 + (self.config.kernel // 2) * 4 + 16
+        return 4 + 4 * 2 + 4 * 4 + 4 * 8 + (self.config.kernel // 2) * 2 ** (self.config.levels - 1) + 16
 
     def features(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> list[torch.Tensor]:
         source = source or self.default_source
@@ -81,7 +87,7 @@ class UNetKPCN(nn.Module):
         d2 = _decode(self.dec2, up2(e3), e2)
         d1 = _decode(self.dec1, up2(d2), e1)
         d0 = _decode(self.dec0, up2(d1), e0)
-        return [d0, d1, d2]
+        return [d0, d1, d2, e3][:self.config.levels]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
         padded, (H, W) = pad_to_multiple(inputs, self.stride)
@@ -92,16 +98,16 @@ class UNetKPCN(nn.Module):
         """Apply one head per scale to that level of the radiance pyramid and composite the
         results coarsest → finest. `heads` replaces the model's own (the λ specialiser's)."""
         c = padded["color"]
-        radiance = c / (padded["albedo"] + DEMOD_EPS) if self.config.demodulate else c
+        radiance = c / albedo_factor(padded) if self.config.demodulate else c
         levels = [radiance]
-        for _ in range(self.LEVELS - 1):
+        for _ in range(self.config.levels - 1):
             levels.append(down2(levels[-1]))
         outs = [head(f, r) for head, f, r in zip(heads or self.heads, feats, levels)]
         result = outs[-1]
         for fine in reversed(outs[:-1]):
             result = self.compositor(fine, result)
         if self.config.demodulate:
-            result = result * (padded["albedo"] + DEMOD_EPS)
+            result = result * albedo_factor(padded)
         return result
 
     def spec(self) -> dict:

@@ -5,10 +5,11 @@ Config (`task:` section)::
 
     name: denoise
     data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,
-           importance: 0.5, source: mitsuba, valid_limit: 8}
+           importance: 0.5, source: mitsuba, valid_limit: 8, train_limit: null,
+           train_seeds: null}   # train_seeds: [200, 400] reads only scenes rendered with those seeds
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
     loss: smape            # or a sum such as smape+dssim (neurecon.losses.get_loss)
-    init: balanced         # optional: start from a shipped model or .pt of the same architecture
+    init: balanced         # optional: start from a shipped model or .pt with the same parameters
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from ..nn.features import DEFAULT_SOURCES
 from .trainer import dist_info
 
 DATA_DEFAULTS = {"root": "data/mitsuba", "train": "train", "valid": "valid", "spp": [4, 16], "patch": 64,
-                 "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None}
+                 "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None,
+                 "train_seeds": None}
 
 
 class DenoiseTask:
@@ -57,7 +59,8 @@ class DenoiseTask:
         rank, _ = dist_info()
         progress = rank == 0
         self.train_frames = load_frames(root / self.data["train"], self.data["spp"], buffers,
-                                        limit=self.data["train_limit"], progress=progress)
+                                        limit=self.data["train_limit"], progress=progress,
+                                        seeds=self.data["train_seeds"])
         self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
                                         limit=self.data["valid_limit"], progress=progress)
         self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
@@ -70,9 +73,20 @@ class DenoiseTask:
         from ..models import load_model  # fine-tuning: new data or loss, same network
 
         trained, ck = load_model(self.init)
-        if ck["spec"] != model.spec():
-            raise ValueError(f"task.init '{self.init}' is a {ck['spec']}, not this config's {model.spec()}")
-        return trained.train()
+        if ck["spec"] == model.spec():
+            return trained.train()
+        # a grown network fine-tunes too (e.g. a U-Net with a 4th kernel scale): every trained
+        # parameter must fit, parts the init lacks keep their fresh initialisation
+        try:
+            missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
+        except RuntimeError:
+            unexpected = ["(shape mismatch)"]
+        if unexpected:
+            raise ValueError(f"task.init '{self.init}' is a {ck['spec']}, whose weights do not fit this "
+                             f"config's {model.spec()}")
+        if missing and dist_info()[0] == 0:
+            print(f"task.init: new parameters start fresh: {', '.join(missing)}")
+        return model
 
     def model_spec(self, model) -> dict:
         return model.spec()
