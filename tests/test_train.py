@@ -74,3 +74,20 @@ def test_init_fine_tunes_a_trained_model_and_rejects_another_architecture(tiny_d
     other["task"]["init"] = str(tmp_path / "base" / "best.pt")
     with pytest.raises(ValueError, match="task.init"):
         train_from_config(other, progress=False)
+
+
+def test_several_train_dirs_and_a_seed_range_select_exact_scenes(tiny_dataset, tmp_path):
+    """`train` may list directories (e.g. 128² and 256² renders); `train_seeds` keeps only the
+    scenes rendered with those seeds, and the model card counts what training read."""
+    from neurecon.models.card import run_summary
+
+    cfg = tiny_config(tiny_dataset, tmp_path / "multi", iterations=1)
+    cfg["task"]["data"].update(train=["train", "valid"], train_seeds=[1, 100001])
+    tr = train_from_config(cfg, progress=False)
+    assert sorted(f.name for f in tr.task.train_frames) == ["scene000001", "scene000002", "scene100000"]
+    data = run_summary(tmp_path / "multi")["data"]
+    assert data["train train"]["scenes"] == 2 and data["train train"]["seed_range"] == [1, 3]
+    assert data["train valid"]["scenes"] == 1 and data["valid"]["scenes"] == 2
+    cfg["task"]["data"]["train_seeds"] = [50, 60]
+    with pytest.raises(FileNotFoundError, match="seeds"):
+        train_from_config(cfg, progress=False)

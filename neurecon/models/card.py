@@ -23,21 +23,25 @@ def run_summary(run_dir: str | Path) -> dict:
     cfg = best.get("config") or yaml.safe_load((run / "config.yaml").read_text())
     best_val = next((h for h in val if h["step"] == best["step"]), val[-1] if val else {})
     data_meta = {}
-    root = Path(cfg["task"].get("data", {}).get("root", ""))
-    for split in ("train", "valid"):
-        meta = root / cfg["task"].get("data", {}).get(split, split) / "metadata.json"
+    d = cfg["task"].get("data", {})
+    root = Path(d.get("root", ""))
+    from ..train.denoise_task import train_dirs
+
+    subs = train_dirs({"train": "train", **d})  # one or several train directories
+    dirs = [("train" if len(subs) == 1 else f"train {t}", "train", t) for t in subs]
+    for key, split, sub in dirs + [("valid", "valid", d.get("valid", "valid"))]:
+        meta = root / sub / "metadata.json"
         if meta.exists():
             m = json.loads(meta.read_text())
-            data_meta[split] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
+            data_meta[key] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
             # what training read (limit, seed range), not what the render job's metadata planned
             from ..data.denoise import scene_seed, select_scenes
             from ..io import find_frames
 
-            d = cfg["task"].get("data", {})
             used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
             seeds = [s for s in map(scene_seed, used) if s is not None]
-            data_meta[split]["scenes"] = len(used)
-            data_meta[split]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
+            data_meta[key]["scenes"] = len(used)
+            data_meta[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
     return {"iterations": train[-1]["step"] if train else 0,
             "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
             "best_step": best["step"], "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},

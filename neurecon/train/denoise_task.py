@@ -4,7 +4,7 @@ patches of the train split; validation on whole frames of the valid split.
 Config (`task:` section)::
 
     name: denoise
-    data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,
+    data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,   # train: a dir or a list
            importance: 0.5, source: mitsuba, valid_limit: 8, train_limit: null,
            train_seeds: null}   # train_seeds: [200, 400] reads only scenes rendered with those seeds
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
@@ -27,6 +27,11 @@ from .trainer import dist_info
 DATA_DEFAULTS = {"root": "data/mitsuba", "train": "train", "valid": "valid", "spp": [4, 16], "patch": 64,
                  "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None,
                  "train_seeds": None}
+
+
+def train_dirs(data: dict) -> list[str]:
+    t = data["train"]
+    return [t] if isinstance(t, str) else list(t)
 
 
 class DenoiseTask:
@@ -58,9 +63,11 @@ class DenoiseTask:
         root = Path(self.data["root"])
         rank, _ = dist_info()
         progress = rank == 0
-        self.train_frames = load_frames(root / self.data["train"], self.data["spp"], buffers,
-                                        limit=self.data["train_limit"], progress=progress,
-                                        seeds=self.data["train_seeds"])
+        # `train` may list several split directories (e.g. 128² and 256² renders: training at the
+        # resolutions people render at); limit and seed range apply to each
+        self.train_frames = [f for d in train_dirs(self.data)
+                             for f in load_frames(root / d, self.data["spp"], buffers, limit=self.data["train_limit"],
+                                                  progress=progress, seeds=self.data["train_seeds"])]
         self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
                                         limit=self.data["valid_limit"], progress=progress)
         self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
