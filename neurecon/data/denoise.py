@@ -60,7 +60,8 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     frames: list[Frame] = []
     names = select_scenes(sets, limit, seeds)
     if not names:
-        raise FileNotFoundError(f"no scenes with seeds in {list(seeds)} under {root}")
+        raise FileNotFoundError(f"no scenes under {root} with limit {limit}"
+                                + (f" and seeds in {list(seeds)}" if seeds is not None else ""))
     for name in tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene"):
         fs = sets[name]
         ref = fs.read("ref")
