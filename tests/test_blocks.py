@@ -27,7 +27,7 @@ def test_pointwise_planar_without_bias():
 def test_split_conv_equals_conv_of_the_concatenation_with_gradients():
     g = torch.Generator().manual_seed(1)
     conv = conv3x3(7, 5)
-    a = torch.randn(2, 3, 8, 6, generator=g, requires_grad=True)
+    a = torch.randn(2, 3, 8, 6, generator=g).contiguous(memory_format=CL).requires_grad_()
     b = torch.randn(2, 4, 8, 6, generator=g, requires_grad=True)
     ref = conv(torch.cat([a, b], 1))
     ga, gb, gw = torch.autograd.grad(ref.square().sum(), (a, b, conv.weight))
@@ -36,3 +36,22 @@ def test_split_conv_equals_conv_of_the_concatenation_with_gradients():
     ha, hb, hw = torch.autograd.grad(out.square().sum(), (a, b, conv.weight))
     for x, y in ((ga, ha), (gb, hb), (gw, hw)):
         torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
+
+
+def test_pointwise_planar_gradients_on_a_channels_last_batch():
+    g = torch.Generator().manual_seed(2)
+    conv = nn.Conv2d(5, 9, 1)
+    x = torch.randn(2, 5, 7, 6, generator=g).contiguous(memory_format=CL).requires_grad_()
+    gx, gw = torch.autograd.grad(conv(x).square().sum(), (x, conv.weight))
+    hx, hw = torch.autograd.grad(pointwise_planar(conv, x).square().sum(), (x, conv.weight))
+    torch.testing.assert_close(hx, gx, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(hw, gw, atol=1e-4, rtol=1e-4)
+
+
+def test_compose_equals_eq5_as_written_for_any_alpha():
+    from neurecon.nn.multiscale import compose, down2, up2
+
+    g = torch.Generator().manual_seed(3)
+    fine, coarse, alpha = torch.rand(2, 3, 8, 6, generator=g), torch.rand(2, 3, 4, 3, generator=g), torch.rand(2, 1, 8, 6, generator=g)
+    eq5 = fine - alpha * up2(down2(fine)) + alpha * up2(coarse)  # o = i_f − α·U(D(i_f)) + α·U(i_c)
+    torch.testing.assert_close(compose(fine, coarse, alpha), eq5)

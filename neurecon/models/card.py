@@ -23,11 +23,13 @@ def run_summary(run_dir: str | Path) -> dict:
     cfg = best.get("config") or yaml.safe_load((run / "config.yaml").read_text())
     best_val = next((h for h in val if h["step"] == best["step"]), val[-1] if val else {})
     data_meta = {}
-    d = cfg["task"].get("data", {})
-    root = Path(d.get("root", ""))
-    from ..train.denoise_task import train_dirs
+    from ..train.denoise_task import DATA_DEFAULTS, train_dirs
 
-    subs = train_dirs({"train": "train", **d})  # one or several train directories
+    d = dict(cfg["task"].get("data") or {})
+    if str(cfg["task"].get("name", "")).startswith("denoise"):  # what the denoise tasks read when a key is left out
+        d = {**DATA_DEFAULTS, **d}
+    root = Path(d.get("root", ""))
+    subs = train_dirs(d)  # one or several train directories
     dirs = [("train" if len(subs) == 1 else f"train {t}", "train", t) for t in subs]
     for key, split, sub in dirs + [("valid", "valid", d.get("valid", "valid"))]:
         meta = root / sub / "metadata.json"

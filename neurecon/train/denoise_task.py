@@ -84,15 +84,16 @@ class DenoiseTask:
             return trained.train()
         # a grown network fine-tunes too (e.g. a U-Net with a 4th kernel scale): every trained
         # parameter must fit, parts the init lacks keep their fresh initialisation
+        mismatch = f"task.init '{self.init}' is a {ck['spec']}, whose weights do not fit this config's {model.spec()}"
         try:
             missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
-        except RuntimeError:
-            unexpected = ["(shape mismatch)"]
+        except RuntimeError as e:
+            raise ValueError(mismatch) from e
         if unexpected:
-            raise ValueError(f"task.init '{self.init}' is a {ck['spec']}, whose weights do not fit this "
-                             f"config's {model.spec()}")
-        if missing and dist_info()[0] == 0:
-            print(f"task.init: new parameters start fresh: {', '.join(missing)}")
+            raise ValueError(f"{mismatch}: unexpected {', '.join(unexpected)}")
+        if dist_info()[0] == 0:
+            changed = sorted(k for k in set(ck["spec"]) | set(model.spec()) if ck["spec"].get(k) != model.spec().get(k))
+            print(f"task.init: spec changes {changed}" + (f"; new parameters start fresh: {', '.join(missing)}" if missing else ""))
         return model
 
     def model_spec(self, model) -> dict:
