@@ -51,10 +51,18 @@ def _export(a) -> int:
     import json
     from pathlib import Path
 
-    from .models.card import export_run, scores_for
+    from .models.card import export_run, rescore, scores_for
 
     import yaml
 
+    if a.run.endswith(".pt"):  # an already shipped model: refresh its card's benchmark rows only
+        if not a.scores:
+            raise ValueError("refreshing a shipped model's card needs --scores bench.json")
+        pt, md = rescore(a.run, json.loads(Path(a.scores).read_text()))
+        print(f"rescored {pt} and {md}")
+        return 0
+    if not a.out:
+        raise ValueError("export needs the destination .pt")
     task = yaml.safe_load((Path(a.run) / "config.yaml").read_text())["task"].get("name")
     if task == "sr":  # SR cards measure PSNR-Y/SSIM-Y with the exported weights
         from .sr.export import export_run as export_sr
@@ -124,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_demo)
 
     e = sub.add_parser("export", help="ship a training run's best weights (fp16) with a model card")
-    e.add_argument("run", help="training output directory (has best.pt, metrics.jsonl)")
-    e.add_argument("out", help="destination .pt (a .md card is written beside it)")
+    e.add_argument("run", help="training output directory (has best.pt, metrics.jsonl), or a shipped .pt whose "
+                               "card's benchmark rows --scores refreshes")
+    e.add_argument("out", nargs="?", help="destination .pt (a .md card is written beside it)")
     e.add_argument("--scores", help="benchmark JSON whose 'summary' goes into the card")
     e.set_defaults(func=_export)
 

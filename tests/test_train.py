@@ -91,3 +91,22 @@ def test_several_train_dirs_and_a_seed_range_select_exact_scenes(tiny_dataset, t
     cfg["task"]["data"]["train_seeds"] = [50, 60]
     with pytest.raises(FileNotFoundError, match="seeds"):
         train_from_config(cfg, progress=False)
+
+
+def test_rescore_replaces_a_shipped_cards_benchmark_rows(tmp_path):
+    from neurecon.models import SHIPPED
+    from neurecon.models.card import rescore
+
+    pt = tmp_path / SHIPPED["fast"]
+    torch.save({"spec": {}, "model": {}, "card": {"scores": {"old": 1}}}, pt)
+    pt.with_suffix(".md").write_text("# fast\n\n## Benchmark scores\n\n```json\n{\"old\": 1}\n```\n\n## Config\n\nx\n")
+    row = {"method": "neurecon:fast", "spp": 4, "relmse": 0.5}
+    bench = {"summary": {"neurecon:fast@4": row, "neurecon:high@4": {**row, "method": "neurecon:high"}},
+             "ratios_vs_oidn": {"neurecon:fast@4": {"relmse": 1.5}, "neurecon:high@4": {"relmse": 1.1}}}
+    rescore(pt, bench)
+    card = torch.load(pt, weights_only=False)["card"]
+    assert list(card["scores"]["summary"]) == ["neurecon:fast@4"] and "old" not in card["scores"]
+    md = pt.with_suffix(".md").read_text()
+    assert md.count("## Benchmark scores") == 1 and '"old"' not in md and md.endswith("## Config\n\nx\n")
+    rescore(pt, {"summary": {}, "ratios_vs_oidn": {}})  # a benchmark without this model drops the rows
+    assert "## Benchmark scores" not in pt.with_suffix(".md").read_text()

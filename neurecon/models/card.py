@@ -23,6 +23,8 @@ def run_summary(run_dir: str | Path) -> dict:
     cfg = best.get("config") or yaml.safe_load((run / "config.yaml").read_text())
     best_val = next((h for h in val if h["step"] == best["step"]), val[-1] if val else {})
     data_meta = {}
+    from ..data.denoise import scene_seed, select_scenes
+    from ..io import find_frames
     from ..train.denoise_task import DATA_DEFAULTS, train_dirs
 
     d = dict(cfg["task"].get("data") or {})
@@ -37,9 +39,6 @@ def run_summary(run_dir: str | Path) -> dict:
             m = json.loads(meta.read_text())
             data_meta[key] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
             # what training read (limit, seed range), not what the render job's metadata planned
-            from ..data.denoise import scene_seed, select_scenes
-            from ..io import find_frames
-
             used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
             seeds = [s for s in map(scene_seed, used) if s is not None]
             data_meta[key]["scenes"] = len(used)
@@ -59,6 +58,29 @@ def scores_for(bench: dict, weights_file: str) -> dict:
     keep = lambda k, s: s["method"] in names | {"oidn", "noisy"}  # noqa: E731
     return {"summary": {k: s for k, s in bench.get("summary", {}).items() if keep(k, s)},
             "ratios_vs_oidn": {k: r for k, r in bench.get("ratios_vs_oidn", {}).items() if k.split("@")[0] in names}}
+
+
+def _scores_block(scores: dict | None) -> list[str]:
+    return ["", "## Benchmark scores", "", "```json", json.dumps(scores, indent=1), "```"] if scores else []
+
+
+def rescore(shipped_pt: str | Path, bench: dict) -> tuple[Path, Path]:
+    """Replace the benchmark rows of an already shipped model (its .pt card and .md) with this
+    benchmark's, or drop them when the benchmark did not run the model: a card never carries
+    rows measured on other weights or code."""
+    pt = Path(shipped_pt)
+    ck = torch.load(pt, map_location="cpu", weights_only=False)
+    scores = scores_for(bench, pt.name)
+    if not scores["ratios_vs_oidn"]:
+        scores = {}
+    ck["card"]["scores"] = scores
+    torch.save(ck, pt)
+    md = pt.with_suffix(".md")
+    text = md.read_text()
+    head, _, config = text.partition("\n## Config")
+    head = head.split("\n\n## Benchmark scores")[0].rstrip("\n")
+    md.write_text("\n".join([head, *_scores_block(scores), "", "## Config"]) + config)
+    return pt, md
 
 
 def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
@@ -83,8 +105,7 @@ def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None)
                      f"reference {m.get('ref_spp')} spp, seeds {m.get('seed_range')} ({m.get('renderer')}, {m.get('variant')})")
     lines += ["", "## Validation (best checkpoint)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.5g} |" for k, v in s["best_validation"].items()]
-    if scores:
-        lines += ["", "## Benchmark scores", "", "```json", json.dumps(scores, indent=1), "```"]
+    lines += _scores_block(scores)
     lines += ["", "## Config", "", "```yaml", yaml.safe_dump(cfg, sort_keys=False).strip(), "```", ""]
     md.write_text("\n".join(lines))
     return pt, md

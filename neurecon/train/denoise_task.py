@@ -80,9 +80,7 @@ class DenoiseTask:
         from ..models import load_model  # fine-tuning: new data or loss, same network
 
         trained, ck = load_model(self.init)
-        if ck["spec"] == model.spec():
-            return trained.train()
-        # a grown network fine-tunes too (e.g. a U-Net with a 4th kernel scale): every trained
+        # the same network, or a grown one (e.g. a U-Net with a 4th kernel scale): every trained
         # parameter must fit, parts the init lacks keep their fresh initialisation
         mismatch = f"task.init '{self.init}' is a {ck['spec']}, whose weights do not fit this config's {model.spec()}"
         try:
@@ -91,8 +89,8 @@ class DenoiseTask:
             raise ValueError(mismatch) from e
         if unexpected:
             raise ValueError(f"{mismatch}: unexpected {', '.join(unexpected)}")
-        if dist_info()[0] == 0:
-            changed = sorted(k for k in set(ck["spec"]) | set(model.spec()) if ck["spec"].get(k) != model.spec().get(k))
+        changed = sorted(k for k in set(ck["spec"]) | set(model.spec()) if ck["spec"].get(k) != model.spec().get(k))
+        if (changed or missing) and dist_info()[0] == 0:
             print(f"task.init: spec changes {changed}" + (f"; new parameters start fresh: {', '.join(missing)}" if missing else ""))
         return model
 
