@@ -28,7 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neurecon import metrics, peers  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
+from neurecon.nn.precision import PRECISIONS, native_bf16  # noqa: E402
 from neurecon.report import write_report  # noqa: E402
+
+
+def load(spec: str, precision: str) -> Denoiser:
+    name, _, suffix = spec.rpartition(":")
+    if suffix in PRECISIONS:
+        return Denoiser.load(name, precision=suffix)
+    return Denoiser.load(spec, precision=precision)
 
 
 def timed(fn, repeat: int) -> tuple[np.ndarray, float]:
@@ -44,7 +52,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/mitsuba/test")
     ap.add_argument("--models", nargs="+", default=["fast", "balanced", "high", "kpcn"],
-                    help="shipped names or .pt paths")
+                    help="shipped names or .pt paths; NAME:fp32 / NAME:bf16 fixes that model's precision")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS, help="for models without a :suffix")
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--repeat", type=int, default=3)
@@ -57,7 +66,7 @@ def main(argv=None) -> int:
     names = sorted(frames)[: a.limit]
     if not names:
         raise SystemExit(f"no frames under {a.data}: render them with `neurecon render --split test`")
-    dens = {m: Denoiser.load(m) for m in a.models}
+    dens = {m: load(m, a.precision) for m in a.models}
     methods = ["noisy"] + [f"neurecon:{m}" for m in a.models] + (["oidn"] if peers.available() else [])
     if peers.available():
         peers.warm_up()
@@ -115,7 +124,8 @@ def main(argv=None) -> int:
     targets = check_targets(ratios, a.spp)
     meta = {"host": platform.node(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "data": a.data, "scenes": names,
-            "models": {m: d.card for m, d in dens.items()}}
+            "models": {m: d.card for m, d in dens.items()}, "precision": {m: d.precision for m, d in dens.items()},
+            "native_bf16": native_bf16()}
     (out / "denoise.json").write_text(json.dumps({"meta": meta, "summary": summary, "ratios_vs_oidn": ratios,
                                                   "targets": targets, "rows": rows}, indent=1))
     lines = ["| method | spp | relMSE | SMAPE | DSSIM | s/frame | Mpix/s |", "|---|---|---|---|---|---|---|"]

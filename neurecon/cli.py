@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
                         "kpcn_lambda, or a checkpoint path; default: the best quality at ≥ OIDN's speed")
     d.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
+    d.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: the conv trunk in bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
     d.add_argument("--lambda", dest="lam", type=float, default=None,
                    help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model")
     d.add_argument("--lambda-map", help="spatially varying λ as an image (EXR/PFM/PNG; its mean over channels)")

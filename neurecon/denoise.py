@@ -20,6 +20,7 @@ import torch
 
 from .buffers import BufferError, Buffers
 from .models import load_model
+from .nn import precision as prec
 
 
 def _bytes_per_pixel(model) -> int:
@@ -33,9 +34,11 @@ def _bytes_per_pixel(model) -> int:
 
 class Denoiser:
     def __init__(self, model, checkpoint: dict | None = None, maxmem_mb: int = 2048, threads: int | None = None,
-                 channels_last: bool = True):
+                 channels_last: bool = True, precision: str = "auto"):
         # channels-last lets oneDNN skip its layout reorders around every conv (bench/inference.py)
         self.model = model.eval().to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        # 'auto': the conv trunk in bf16 where the CPU has native bf16 (nn/precision.py), else fp32
+        self.precision = prec.resolve(precision)
         self.card = (checkpoint or {}).get("card", {})
         self.maxmem_mb = maxmem_mb
         self.last_sanitize_report = None
@@ -110,7 +113,8 @@ class Denoiser:
 
     def _forward(self, inputs: dict[str, torch.Tensor], source: str) -> torch.Tensor:
         lam = inputs.get("lambda")
-        return self.model(inputs, source) if lam is None else self.model(inputs, source, lam=lam)
+        with prec.trunk(self.precision):
+            return self.model(inputs, source) if lam is None else self.model(inputs, source, lam=lam)
 
     @torch.no_grad()
     def run_tiled(self, inputs: dict[str, torch.Tensor], source: str, tile: int | None = None) -> torch.Tensor:
@@ -146,7 +150,7 @@ class LambdaSession:
         self.den, self.shape = den, buf.shape
         self.inputs, self.source = den.prepare(buf, source)
         t = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), prec.trunk(den.precision):
             self.features = den.model.features(self.inputs, self.source)
         self.feature_seconds = time.perf_counter() - t
         self.last_seconds = 0.0
@@ -154,7 +158,8 @@ class LambdaSession:
     @torch.no_grad()
     def denoise(self, lam=1.0) -> np.ndarray:
         t = time.perf_counter()
-        out = self.den.model.tail(self.features, self.inputs, self.den.lambda_map(lam, self.shape))
+        with prec.trunk(self.den.precision):
+            out = self.den.model.tail(self.features, self.inputs, self.den.lambda_map(lam, self.shape))
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()
 
@@ -181,11 +186,12 @@ def denoise_cli(a) -> int:
         lam = a.lam
     elif a.lambda_map:
         lam = read_image(a.lambda_map).mean(2)
-    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem)
+    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
+                        precision=a.precision)
     out = den.denoise_buffers(buf, lam=lam)
     write_image(a.output, out)
     rep = den.last_sanitize_report
     h, w = buf.shape
-    print(f"denoised {w}×{h} in {den.last_seconds:.2f} s -> {a.output}"
+    print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {a.output}"
           + ("" if not rep.total else f" (sanitised input: {rep})"))
     return 0

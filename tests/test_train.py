@@ -20,6 +20,19 @@ def test_tiny_training_lowers_validation_loss(tiny_dataset, tmp_path):
     assert (tmp_path / "run" / "best.pt").exists() and (tmp_path / "run" / "curves.png").exists()
 
 
+def test_bf16_training_learns_and_keeps_fp32_weights(tiny_dataset, tmp_path):
+    cfg = tiny_config(tiny_dataset, tmp_path / "run", iterations=40)
+    cfg["run"].update(val_every=40, ckpt_every=40, precision="bf16")
+    tr = train_from_config(cfg, overrides=["optim.lr=3e-3"], progress=False)
+    with torch.no_grad():
+        first = tr.task.validate(type(tr.model)(tr.model.config).eval())
+        assert tr.task.validate(tr.model.eval())["loss"] < first["loss"]
+    assert all(p.dtype == torch.float32 for p in tr.model.parameters())
+    cfg["run"]["precision"] = "fp16"
+    with pytest.raises(ValueError, match="run.precision"):
+        train_from_config(cfg, progress=False)
+
+
 def test_resume_gives_same_next_step_weights(tiny_dataset, tmp_path):
     straight = train_from_config(tiny_config(tiny_dataset, tmp_path / "a", iterations=6), progress=False)
     cfg = tiny_config(tiny_dataset, tmp_path / "b", iterations=6)

@@ -18,6 +18,7 @@ from torch import nn
 from .blocks import ResBlock, conv3x3, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kernels import apply_kernels, softmax_kernels
+from .precision import fp32, widen
 
 # Demodulation (§6.1 factorises diffuse colour into irradiance × albedo): the kernels filter
 # colour / (albedo + ε) and the output is multiplied by (albedo + ε) again, so texture comes back
@@ -64,7 +65,9 @@ class KernelPredictor(nn.Module):
     def weights(self, feats: torch.Tensor) -> torch.Tensor:
         # the k² loop of apply_kernels reads one weight plane per tap: planar (NCHW) weights keep
         # those reads contiguous, which a channels-last model's conv output would not (~10× slower)
-        return softmax_kernels(pointwise_planar(self.logits, torch.relu(feats) if self.relu_input else feats))
+        with fp32():  # logits are absolute: bf16 rounding would move the weights (precision.py)
+            feats = widen(feats)
+            return softmax_kernels(pointwise_planar(self.logits, torch.relu(feats) if self.relu_input else feats))
 
     def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
         return apply_kernels(radiance, self.weights(feats))
@@ -78,7 +81,8 @@ class DirectPredictor(nn.Module):
         self.out = nn.Conv2d(width, 3, 1)
 
     def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
-        return torch.expm1(self.out(torch.relu(feats)).clamp(max=20)).clamp_min(0)
+        with fp32():  # exp of a bf16 log-colour would be off by ~1 %
+            return torch.expm1(self.out(torch.relu(widen(feats))).clamp(max=20)).clamp_min(0)
 
 
 class KPCN(nn.Module):

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import conv3x3, pointwise_planar, xavier_init
+from .precision import fp32, widen
 
 
 def down2(x: torch.Tensor) -> torch.Tensor:
@@ -68,7 +69,9 @@ class ScaleCompositor(nn.Module):
         return torch.sigmoid(pointwise_planar(self.net[-1], self.net[:-1](x)))
 
     def forward(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        return compose(fine, coarse, self.alpha(fine, coarse))
+        with fp32():  # a shallow net on images: nothing to gain from bf16, α's precision to lose
+            fine, coarse = widen(fine), widen(coarse)
+            return compose(fine, coarse, self.alpha(fine, coarse))
 
 
 class MultiScale(nn.Module):

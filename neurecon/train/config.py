@@ -37,6 +37,7 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     tensorboard: bool = False
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
+    precision: str = "fp32"  # fp32 | bf16: the forward pass under bf16 autocast (master weights, loss, validation fp32)
 
 
 @dataclass

@@ -91,6 +91,19 @@ def _set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
 
 
+class Autocast(nn.Module):
+    """Runs the wrapped network's forward under CPU bf16 autocast; the loss is computed outside."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, *args, **kw):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = self.net(*args, **kw)
+        return out.float() if isinstance(out, torch.Tensor) and out.dtype == torch.bfloat16 else out
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, task: Task, progress: bool = True):
         self.cfg, self.task, self.progress = config, task, progress
@@ -106,6 +119,12 @@ class Trainer:
         if self.world > 1:
             # a step may leave parts unused (e.g. the encoders of other sources): tell DDP
             self.net = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
+        if config.run.precision not in ("fp32", "bf16"):
+            raise ValueError(f"run.precision must be fp32 or bf16, got {config.run.precision!r}")
+        if config.run.precision == "bf16":
+            # mixed precision: the conv trunk in bf16 (1.3–1.5× the steps per second on a CPU
+            # with native bf16), heads and compositor stay fp32 (nn/precision.py), so does the loss
+            self.net = Autocast(self.net)
         self.opt = build_optimizer(self.model.parameters(), config.optim)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: lr_factor(s, config.run.iterations, config.optim))
