@@ -3,16 +3,19 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 import yaml
 
 from conftest import tiny_config
 
 
-def test_two_rank_ddp_training_with_two_sources(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_two_rank_ddp_training_with_two_sources(tiny_dataset, tmp_path, precision):
     cfg = tiny_config(tiny_dataset, tmp_path / "ddp", iterations=4, sources={"mitsuba": [
         "color", "color_var", "albedo", "albedo_var", "normal", "normal_var"], "oidn": ["color", "albedo", "normal"]})
     cfg["task"]["data"]["source"] = ["mitsuba", "oidn"]
+    cfg["run"]["precision"] = precision
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(cfg))
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
