@@ -1,5 +1,6 @@
-"""CPU inference tuning: each preset in NCHW vs channels-last (and optionally torch.compile), with
-OIDN timed in the same process as the yardstick.
+"""CPU inference tuning: each preset in NCHW vs channels-last, fp32 vs the bf16 trunk (on CPUs with
+native bf16, or with --bf16), optionally torch.compile, with OIDN timed in the same process as the
+yardstick.
 
     .venv/bin/python bench/inference.py --models fast balanced high kpcn --size 256 --out bench/results
 
@@ -25,6 +26,7 @@ from neurecon import peers  # noqa: E402
 from neurecon.buffers import Buffers  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.models import load_model  # noqa: E402
+from neurecon.nn.precision import native_bf16  # noqa: E402
 
 
 def frame(size: int, seed: int = 0) -> Buffers:
@@ -41,25 +43,22 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compile time)")
-    ap.add_argument("--bf16", action="store_true", help="also time bf16 autocast (and its error vs fp32)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="time the bf16 trunk (nn/precision.py) even where the CPU only emulates bf16")
     ap.add_argument("--out", default="bench/results")
     a = ap.parse_args(argv)
     buf = frame(a.size)
     variants = {}
     for m in a.models:
-        variants[f"{m}:nchw"] = Denoiser(load_model(m)[0], channels_last=False)
-        variants[f"{m}:channels_last"] = Denoiser(load_model(m)[0], channels_last=True)
+        variants[f"{m}:nchw"] = Denoiser(load_model(m)[0], channels_last=False, precision="fp32")
+        variants[f"{m}:channels_last"] = Denoiser(load_model(m)[0], channels_last=True, precision="fp32")
+        if a.bf16 or native_bf16():
+            variants[f"{m}:channels_last+bf16"] = Denoiser(load_model(m)[0], channels_last=True, precision="bf16")
         if a.compile:
-            den = Denoiser(load_model(m)[0], channels_last=True)
+            den = Denoiser(load_model(m)[0], channels_last=True, precision="fp32")
             den.model = torch.compile(den.model, dynamic=False)
             variants[f"{m}:channels_last+compile"] = den
     calls = {k: (lambda d=d: d.denoise_buffers(buf)) for k, d in variants.items()}
-    if a.bf16:
-        for m in a.models:
-            def bf16(d=variants[f"{m}:channels_last"]):
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return d.denoise_buffers(buf)
-            calls[f"{m}:channels_last+bf16"] = bf16
     if peers.available():
         peers.warm_up()
         calls["oidn"] = lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])
@@ -77,6 +76,7 @@ def main(argv=None) -> int:
     ref = {m: calls[f"{m}:nchw"]() for m in a.models}
     diff = {k: float(np.abs(fn() - ref[k.split(":")[0]]).max()) for k, fn in calls.items() if ":" in k}
     res = {"meta": {"size": a.size, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "native_bf16": native_bf16(),
                     "repeat": a.repeat, "rounds": a.rounds},
            "seconds": sec, "max_abs_diff_vs_nchw_fp32": diff,
            "mpix_per_s": {k: a.size ** 2 / 1e6 / s for k, s in sec.items()},

@@ -92,3 +92,31 @@ def test_fourth_level_grows_from_a_three_level_model():
     w = four.heads[3].weights(torch.rand(1, 8, 3, 3))
     torch.testing.assert_close(w, torch.full_like(w, 1 / 25))
     assert build_model(four.spec()).config.levels == 4
+
+
+def test_deeper_unet_grows_from_a_preset_exactly_and_tiles_exactly():
+    """widths with 5 entries add an H/16 level; its H/8 decoder starts as the identity on e3, so a
+    4-width model loaded into it (task.init) gives the same output until training moves it."""
+    torch.manual_seed(0)
+    shallow = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    deep = UNetKPCN(widths=(4, 6, 8, 8, 12), sources={"oidn": OIDN})
+    assert deep.stride == 16 and deep.receptive_radius() > shallow.receptive_radius()
+    missing, unexpected = deep.load_state_dict(shallow.state_dict(), strict=False)
+    assert not unexpected and {k.split(".")[0] for k in missing} == {"enc4", "dec3"}
+    x = _x(32, 48)  # a multiple of both strides: same padding
+    torch.testing.assert_close(deep(x), shallow(x), atol=1e-6, rtol=1e-5)
+    for p in deep.dec3.parameters():  # as after training: the H/16 path now matters
+        torch.nn.init.normal_(p, std=0.1)
+    assert (deep(x) - shallow(x)).abs().max() > 1e-3
+    assert deep(_x(13, 37)).shape == (1, 3, 13, 37)
+    den = Denoiser(deep, precision="fp32")
+    x = _x(150, 140)
+    assert (den.run_tiled(x, "oidn", tile=64) - den.run_tiled(x, "oidn", tile=1000)).abs().max() < 1e-4
+    assert build_model(deep.spec()).stride == 16
+
+
+def test_unet_widths_must_name_four_or_five_levels():
+    import pytest
+
+    with pytest.raises(ValueError, match="4 or 5 entries"):
+        UNetKPCN(widths=(4, 6, 8), sources={"oidn": OIDN})

@@ -6,8 +6,12 @@ predicts small softmax kernels (5×5 by default) at three scales, each applied t
 colour pyramid, and the scale compositor (Eq. 5) blends them coarsest → finest, so low-frequency
 noise is removed by the coarse kernels while the fine kernels keep edges.
 
-    source encoder → e0 (H) → e1 (H/2) → e2 (H/4) → e3 (H/8)
-                     d0 ← d1 ← d2 ← e3 (skip connections); kernels from d2, d1, d0
+    source encoder → e0 (H) → e1 (H/2) → e2 (H/4) → e3 (H/8) [→ e4 (H/16)]
+                     d0 ← d1 ← d2 ← e3 [← d3 ← e4] (skip connections); kernels from d2, d1, d0
+
+`widths` has one entry per level: four for the presets (three poolings, bottleneck at H/8), five
+for a deeper U-Net whose H/16 bottleneck sees ~2× the context (low-frequency blotches at low spp
+span more pixels than a H/8 bottleneck reaches).
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from .multiscale import ScaleCompositor, down2, pad_to_multiple
 
 @dataclass
 class UNetConfig:
-    widths: tuple[int, int, int, int] = (16, 24, 32, 48)
+    widths: tuple[int, ...] = (16, 24, 32, 48)  # per level, H … H/2^depth: 4 (depth 3) or 5 (depth 4)
     kernel: int = 5
     sources: dict[str, list[str]] = field(default_factory=lambda: {"mitsuba": DEFAULT_SOURCES["mitsuba"]})
     head: str = "kernel"  # kernel | direct
@@ -42,9 +46,18 @@ def _decode(block: nn.Sequential, coarse: torch.Tensor, skip: torch.Tensor) -> t
     return block[1:](conv3x3_up2_split(block[0], coarse, skip))
 
 
-class UNetKPCN(nn.Module):
-    stride = 8  # the output is equivariant to shifts by multiples of this (three 2× poolings)
+def _identity_on_skip(block: nn.Sequential, skip_width: int) -> None:
+    """Make a decoder block pass its skip input through unchanged (its upsampled input weighted 0):
+    for non-negative skips (ReLU outputs), block(cat([up, skip])) = skip."""
+    first, second = block[0], block[2]
+    with torch.no_grad():
+        for conv, offset in ((first, first.in_channels - skip_width), (second, 0)):
+            conv.weight.zero_()
+            conv.bias.zero_()
+            conv.weight[torch.arange(skip_width), offset + torch.arange(skip_width), 1, 1] = 1.0
 
+
+class UNetKPCN(nn.Module):
     def __init__(self, config: UNetConfig | None = None, **kw):
         super().__init__()
         if config is None:
@@ -53,15 +66,25 @@ class UNetKPCN(nn.Module):
         self.config = c = config
         if c.levels not in (3, 4):
             raise ValueError(f"levels must be 3 or 4 (kernel scales H … H/8), got {c.levels}")
-        w0, w1, w2, w3 = c.widths
-        self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b), w0) for n, b in c.sources.items()})
-        self.enc1, self.enc2, self.enc3 = _block(w0, w1), _block(w1, w2), _block(w2, w3)
-        self.dec2, self.dec1, self.dec0 = _block(w3 + w2, w2), _block(w2 + w1, w1), _block(w1 + w0, w0)
+        if len(c.widths) not in (4, 5):
+            raise ValueError(f"widths needs 4 or 5 entries (one per level, H … H/8 or H/16), got {list(c.widths)}")
+        w = c.widths
+        self.depth = len(w) - 1  # 2× poolings
+        self.stride = 2 ** self.depth  # the output is equivariant to shifts by multiples of this
+        self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b), w[0]) for n, b in c.sources.items()})
+        for i in range(1, self.depth + 1):  # enc1 … enc3 (enc4): names kept from the 4-level presets
+            setattr(self, f"enc{i}", _block(w[i - 1], w[i]))
+        for i in reversed(range(self.depth)):  # dec2 … dec0 (dec3 first when deeper)
+            setattr(self, f"dec{i}", _block(w[i + 1] + w[i], w[i]))
         # decoder outputs end in a ReLU, so the kernel heads need not apply another
         head = (lambda w: KernelPredictor(w, c.kernel, relu_input=False)) if c.head == "kernel" else DirectPredictor
         self.heads = nn.ModuleList([head(w) for w in c.widths[:c.levels]])
         self.compositor = ScaleCompositor(16)
         xavier_init(self)
+        if self.depth == 4:
+            # the H/8 decoder starts as the identity on e3, so a depth-3 model loaded into this
+            # one (task.init) computes exactly what it did and learns to use the H/16 context
+            _identity_on_skip(self.dec3, w[3])
         if c.levels == 4 and c.head == "kernel":
             # uniform 5×5 kernels at H/8 (a 40-pixel box) to start: the scale a flat wall's
             # low-frequency noise lives at, which a fine-tuned 3-level model can take over from
@@ -74,20 +97,19 @@ class UNetKPCN(nn.Module):
     def receptive_radius(self) -> int:
         """Generous bound (checked by tiled == untiled in the tests): 3×3 convs at each level
         times that level's stride, kernel radii at their scales, compositor and padding slack."""
-        return 4 + 4 * 2 + 4 * 4 + 4 * 8 + (self.config.kernel // 2) * 2 ** (self.config.levels - 1) + 16
+        return 4 * (2 ** (self.depth + 1) - 1) + (self.config.kernel // 2) * 2 ** (self.config.levels - 1) + 16
 
     def features(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> list[torch.Tensor]:
         source = source or self.default_source
         if source not in self.encoders:
             raise ValueError(f"unknown source '{source}'; this model has encoders for {list(self.encoders)}")
-        e0 = self.encoders[source](make_features(inputs, self.config.sources[source])).relu_()
-        e1 = self.enc1(down2(e0))
-        e2 = self.enc2(down2(e1))
-        e3 = self.enc3(down2(e2))
-        d2 = _decode(self.dec2, e3, e2)
-        d1 = _decode(self.dec1, d2, e1)
-        d0 = _decode(self.dec0, d1, e0)
-        return [d0, d1, d2, e3][:self.config.levels]
+        enc = [self.encoders[source](make_features(inputs, self.config.sources[source])).relu_()]
+        for i in range(1, self.depth + 1):
+            enc.append(getattr(self, f"enc{i}")(down2(enc[-1])))
+        feats = [enc[-1]]  # bottleneck, then d(depth−1) … d0
+        for i in reversed(range(self.depth)):
+            feats.insert(0, _decode(getattr(self, f"dec{i}"), feats[0], enc[i]))
+        return feats[:self.config.levels]  # [d0, d1, d2, d3 or e3]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
         padded, (H, W) = pad_to_multiple(inputs, self.stride)
