@@ -1,4 +1,5 @@
-"""Denoising benchmark: noisy / neurecon model(s) / OIDN 2.5 on the test split, in one process.
+"""Denoising benchmark: noisy / neurecon model(s) / OIDN 2.5 ('high' and 'fast') on the test split,
+in one process.
 
     .venv/bin/python bench/denoise.py --data data/mitsuba/test --out bench/results   # every preset
 
@@ -57,6 +58,9 @@ def main(argv=None) -> int:
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--oidn-fast", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run OIDN's quality='fast' mode (on the CPU its 'balanced' equals 'high'); "
+                         "ratios and targets stay against 'high'")
     ap.add_argument("--limit", type=int, default=None, help="first N scenes only")
     a = ap.parse_args(argv)
 
@@ -67,7 +71,8 @@ def main(argv=None) -> int:
     if not names:
         raise SystemExit(f"no frames under {a.data}: render them with `neurecon render --split test`")
     dens = {m: load(m, a.precision) for m in a.models}
-    methods = ["noisy"] + [f"neurecon:{m}" for m in a.models] + (["oidn"] if peers.available() else [])
+    peer = (["oidn"] + (["oidn:fast"] if a.oidn_fast else [])) if peers.available() else []
+    methods = ["noisy"] + [f"neurecon:{m}" for m in a.models] + peer
     if peers.available():
         peers.warm_up()
     rows = []
@@ -89,7 +94,10 @@ def main(argv=None) -> int:
                     warm[m] = True
                 results[f"neurecon:{m}"] = timed(lambda: den.denoise_buffers(buf), a.repeat)
             if peers.available():
-                results["oidn"] = timed(lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])[0], a.repeat)
+                for meth in peer:
+                    q = "fast" if meth == "oidn:fast" else "high"
+                    results[meth] = timed(lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"], quality=q)[0],
+                                          a.repeat)
             for meth, (img, sec) in results.items():
                 rows.append({"scene": name, "spp": spp, "method": meth, "width": w, "height": h,
                              **metrics.denoise_metrics(img, ref), "seconds": sec,
@@ -117,7 +125,7 @@ def main(argv=None) -> int:
     ratios = {}
     if "oidn" in methods:
         for key, s in summary.items():
-            if s["method"].startswith("neurecon"):
+            if s["method"] not in ("noisy", "oidn"):
                 o = summary[f"oidn@{s['spp']}"]
                 ratios[key] = {k: s[k] / o[k] for k in ("relmse", "smape", "dssim")}
                 ratios[key]["throughput"] = s["mpix_per_s"] / o["mpix_per_s"]
@@ -150,7 +158,8 @@ def main(argv=None) -> int:
 def check_targets(ratios: dict, spps) -> dict:
     out = {}
     for spp in spps:
-        mine = {k.split("@")[0].replace("neurecon:", ""): r for k, r in ratios.items() if k.endswith(f"@{spp}")}
+        mine = {k.split("@")[0].replace("neurecon:", ""): r for k, r in ratios.items()
+                if k.endswith(f"@{spp}") and k.startswith("neurecon:")}
         out[spp] = {"match_oidn_at_1x": [m for m, r in mine.items()
                                          if r["relmse"] <= 1 and r["dssim"] <= 1 and r["throughput"] >= 1],
                     "fast_2x": (mine["fast"]["throughput"] >= 2) if "fast" in mine else None}
@@ -164,8 +173,8 @@ def plot(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    methods = sorted({s["method"] for s in summary.values() if s["mpix_per_s"]}, key=lambda m: m == "oidn")
-    colours = {m: ("k" if m == "oidn" else f"C{i}") for i, m in enumerate(methods)}
+    methods = sorted({s["method"] for s in summary.values() if s["mpix_per_s"]}, key=lambda m: m.startswith("oidn"))
+    colours = {m: ({"oidn": "k", "oidn:fast": "0.5"}.get(m) or f"C{i}") for i, m in enumerate(methods)}
     markers = {spp: mk for spp, mk in zip(sorted({s["spp"] for s in summary.values()}), "os^vD")}
     for ax, metric in zip(axes, ("relmse", "dssim")):
         for s in summary.values():
