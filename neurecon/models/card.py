@@ -43,7 +43,10 @@ def run_summary(run_dir: str | Path) -> dict:
             seeds = [s for s in map(scene_seed, used) if s is not None]
             data_meta[key]["scenes"] = len(used)
             data_meta[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
-    return {"iterations": train[-1]["step"] if train else 0,
+    last = run / "last.pt"
+    world = torch.load(last, map_location="cpu", weights_only=False).get("world", 1) if last.exists() else 1
+    return {"iterations": train[-1]["step"] if train else 0, "world": world,
+            "precision": (cfg.get("run") or {}).get("precision", "fp32"),
             "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
             "best_step": best["step"], "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
             "final_train_loss": train[-1]["loss"] if train else None, "config": cfg, "data": data_meta}
@@ -55,7 +58,7 @@ def scores_for(bench: dict, weights_file: str) -> dict:
     from . import SHIPPED
 
     names = {f"neurecon:{n}" for n, f in SHIPPED.items() if f == weights_file}
-    keep = lambda k, s: s["method"] in names | {"oidn", "noisy"}  # noqa: E731
+    keep = lambda k, s: s["method"] in names | {"oidn", "oidn:fast", "noisy"}  # noqa: E731
     return {"summary": {k: s for k, s in bench.get("summary", {}).items() if keep(k, s)},
             "ratios_vs_oidn": {k: r for k, r in bench.get("ratios_vs_oidn", {}).items() if k.split("@")[0] in names}}
 
@@ -91,13 +94,17 @@ def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None)
             "description": cfg.get("card", {}).get("description", ""),
             "trained_by": f"neurecon train (config: {cfg.get('card', {}).get('config', 'see config below')})",
             "iterations": s["iterations"], "wall_minutes": s["wall_minutes"], "best_step": s["best_step"],
+            "processes": s["world"], "precision": s["precision"],
             "best_validation": s["best_validation"], "data": s["data"], "scores": scores or {},
             "config": cfg}
     pt = export_shipped(run / "best.pt", out, card)
     md = Path(out).with_suffix(".md")
     lines = [f"# {card['name']}", "", card["description"], "",
              f"- trained by `neurecon train` on the data below: {s['iterations']} iterations in "
-             f"{s['wall_minutes']} min on this project's 2-core CPU machine; best validation at step {s['best_step']}",
+             f"{s['wall_minutes']} min on this project's 2-core CPU machine"
+             + (f" ({s['world']} DDP processes)" if s["world"] > 1 else "")
+             + (f", {s['precision']} mixed precision" if s["precision"] != "fp32" else "")
+             + f"; best validation at step {s['best_step']}",
              f"- weights: `{Path(out).name}`, fp16, {pt.stat().st_size / 1024:.0f} KiB",
              "", "## Data", ""]
     for split, m in s["data"].items():
