@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", required=True)
     d.add_argument("--model", default=None,
                    help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
-                        "kpcn_lambda, or a checkpoint path; default: the best quality at ≥ OIDN's speed")
+                        "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
+                        "quality at ≥ OIDN's speed")
     d.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
     d.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto: the conv trunk in bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")

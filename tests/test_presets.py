@@ -27,3 +27,12 @@ def test_shipped_preset_runs_on_odd_sizes_and_denoises(name, tiny_dataset):
 
 def test_presets_and_default_are_shipped():
     assert {"default", "fast", "balanced", "high", "lambda"} <= set(SHIPPED)
+
+
+def test_lambda_is_the_default_models_lambda_control(tiny_dataset):
+    """`lambda` specialises the default denoiser: at λ = 1 (gated) it is that denoiser exactly."""
+    fs = next(iter(find_frames(tiny_dataset / "valid").values()))
+    buf = fs.read(4).crop(0, 0, 32, 32)
+    default = Denoiser.load("default", precision="fp32").denoise_buffers(buf)
+    lam1 = Denoiser.load("lambda", precision="fp32").denoise_buffers(buf, lam=1.0)
+    assert abs(lam1 - default).max() < 1e-5

@@ -16,11 +16,12 @@ from torch import nn
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 # shipped name -> file in WEIGHTS_DIR; "default" is what Denoiser.load() gives without a name
-SHIPPED: dict[str, str] = {"default": "unet_balanced.pt", "kpcn": "kpcn_default.pt", "fast": "unet_fast.pt",
+# default: the best quality at ≥ OIDN's throughput on this project's CPU (bench/denoise.py)
+SHIPPED: dict[str, str] = {"default": "unet_high.pt", "kpcn": "kpcn_default.pt", "fast": "unet_fast.pt",
                            "balanced": "unet_balanced.pt", "high": "unet_high.pt",
                            # λ control: "lambda" is the default model's
-                           "lambda": "unet_balanced_lambda.pt", "balanced_lambda": "unet_balanced_lambda.pt",
-                           "kpcn_lambda": "kpcn_lambda.pt"}
+                           "lambda": "unet_high_lambda.pt", "high_lambda": "unet_high_lambda.pt",
+                           "balanced_lambda": "unet_balanced_lambda.pt", "kpcn_lambda": "kpcn_lambda.pt"}
 
 
 def register(arch: str):
