@@ -4,7 +4,8 @@ On CPUs with AVX512-BF16 or AMX, oneDNN's bf16 convolutions run about twice as f
 ones. Only the feature trunk runs in bf16 (autocast). The parts whose absolute precision
 matters stay in fp32: kernel logits and their softmax, the kernel application, direct
 predictions, and the scale compositor's α. A bf16 logit near 8 is off by up to 0.03, which
-would move its softmax weight by 3 %. Training is always fp32.
+would move its softmax weight by 3 %. Training is fp32 unless a config sets run.precision: bf16
+(the same autocast around the forward pass; train/trainer.py).
 """
 from __future__ import annotations
 
