@@ -71,6 +71,7 @@ def main(argv=None) -> int:
     if not names:
         raise SystemExit(f"no frames under {a.data}: render them with `neurecon render --split test`")
     dens = {m: load(m, a.precision) for m in a.models}
+    quality = {"oidn": "high", "oidn:fast": "fast"}  # peer method -> OIDN quality mode
     peer = (["oidn"] + (["oidn:fast"] if a.oidn_fast else [])) if peers.available() else []
     methods = ["noisy"] + [f"neurecon:{m}" for m in a.models] + peer
     if peers.available():
@@ -95,9 +96,8 @@ def main(argv=None) -> int:
                 results[f"neurecon:{m}"] = timed(lambda: den.denoise_buffers(buf), a.repeat)
             if peers.available():
                 for meth in peer:
-                    q = "fast" if meth == "oidn:fast" else "high"
-                    results[meth] = timed(lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"], quality=q)[0],
-                                          a.repeat)
+                    results[meth] = timed(lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"],
+                                                                     quality=quality[meth])[0], a.repeat)
             for meth, (img, sec) in results.items():
                 rows.append({"scene": name, "spp": spp, "method": meth, "width": w, "height": h,
                              **metrics.denoise_metrics(img, ref), "seconds": sec,

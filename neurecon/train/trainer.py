@@ -24,6 +24,8 @@ import torch
 import yaml
 from torch import nn
 
+from ..nn import precision
+
 from .config import TrainConfig
 
 
@@ -92,16 +94,17 @@ def _set_rng_state(s: dict) -> None:
 
 
 class Autocast(nn.Module):
-    """Runs the wrapped network's forward under CPU bf16 autocast; the loss is computed outside."""
+    """Runs the wrapped network's forward with the bf16 conv trunk of inference (nn/precision.py);
+    the loss is computed outside, on fp32 outputs."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
 
     def forward(self, *args, **kw):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with precision.trunk("bf16"):
             out = self.net(*args, **kw)
-        return out.float() if isinstance(out, torch.Tensor) and out.dtype == torch.bfloat16 else out
+        return precision.widen(out) if isinstance(out, torch.Tensor) else out
 
 
 class Trainer:
