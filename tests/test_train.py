@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -52,6 +53,37 @@ def test_config_errors_are_clear(tmp_path):
         load_config({"trainer": {}})
     cfg = load_config({"optim": {"lr": "1e-4"}}, ["run.iterations=7"])
     assert cfg.optim.lr == 1e-4 and cfg.run.iterations == 7
+
+
+def test_a_config_base_is_merged_under_the_child(tmp_path):
+    (tmp_path / "stage1.yaml").write_text(
+        "task: {name: denoise, init: null, model: {arch: unet, widths: [4, 6, 8, 8], kernel: 5}}\n"
+        "optim: {lr: 2.0e-4, warmup: 200}\nrun: {out: runs/s1, iterations: 100}\n")
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "stage2.yaml").write_text(
+        "base: ../stage1.yaml\ntask: {init: runs/s1/best.pt, model: {albedo_ratio: true}}\n"
+        "optim: {lr: 1.0e-4}\nrun: {out: runs/s2}\n")
+    cfg = load_config(tmp_path / "stages" / "stage2.yaml", ["run.iterations=7"])
+    assert cfg.task["model"] == {"arch": "unet", "widths": [4, 6, 8, 8], "kernel": 5, "albedo_ratio": True}
+    assert cfg.task["init"] == "runs/s1/best.pt" and cfg.task["name"] == "denoise"
+    assert (cfg.optim.lr, cfg.optim.warmup) == (1e-4, 200)
+    assert (cfg.run.out, cfg.run.iterations) == ("runs/s2", 7)
+
+
+def test_config_base_errors_name_the_file(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match="missing.yaml.*base of"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_shipped_stage_configs_resolve_their_bases():
+    cfg = load_config(Path(__file__).parents[1] / "configs" / "denoise_high_ft3.yaml")
+    assert cfg.task["model"]["albedo_ratio"] and cfg.task["model"]["widths"] == [32, 48, 64, 96, 128]
+    assert cfg.task["init"] == "runs/denoise_high_ft2/best.pt" and cfg.run.precision == "bf16"
 
 
 def test_lambda_specialiser_trains_on_a_frozen_backbone(tiny_dataset, tmp_path):

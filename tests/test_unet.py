@@ -120,3 +120,54 @@ def test_unet_widths_must_name_four_or_five_levels():
 
     with pytest.raises(ValueError, match="4 or 5 entries"):
         UNetKPCN(widths=(4, 6, 8), sources={"oidn": OIDN})
+
+
+def _checker_under_constant_light(h=32, w=24):
+    x = _x(h, w)
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    x["albedo"] = (0.2 + 0.6 * ((yy // 2 + xx // 2) % 2)).float().expand(1, 3, h, w).clone()
+    x["color"] = 1.5 * x["albedo"]
+    return x
+
+
+def test_closed_albedo_ratio_is_the_plain_model_exactly():
+    """The gate starts at zero, so a trained model fine-tuned with the ratio on starts from its
+    own output (configs/denoise_high_ft3.yaml relies on it)."""
+    torch.manual_seed(0)
+    plain = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    ratio = build_model({**plain.spec(), "albedo_ratio": True})
+    missing, unexpected = ratio.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["albedo_ratio.gate.bias", "albedo_ratio.gate.weight"] and not unexpected
+    x = _checker_under_constant_light()
+    assert torch.equal(ratio(x), plain(x))
+
+
+def test_open_albedo_ratio_puts_a_blurred_checker_back():
+    """With the gate open, L(c)·f / L(f) under constant light is the texture, up to the ratio's ε
+    (the same kernels alone average the checker away)."""
+    torch.manual_seed(0)
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, albedo_ratio=True)
+    x = _checker_under_constant_light()
+    closed = (m(x) - x["color"]).abs().max()
+    torch.nn.init.constant_(m.albedo_ratio.gate.bias, 1.0)
+    opened = (m(x) - x["color"]).abs().max()
+    assert closed > 0.2 and opened < 0.03, (closed, opened)
+
+
+def test_gate_gradient_flows_from_closed():
+    """clamp(0, 1) at exactly 0 still passes gradient, or the zero-initialised gate could never open."""
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, albedo_ratio=True)
+    x = _checker_under_constant_light()
+    (m(x) - x["color"]).abs().mean().backward()
+    assert m.albedo_ratio.gate.bias.grad.abs() > 0
+
+
+def test_compositor_blends_extra_channels_with_the_colours_alpha():
+    from neurecon.nn.multiscale import ScaleCompositor, compose
+
+    torch.manual_seed(0)
+    comp = ScaleCompositor(8)
+    fine, coarse = torch.rand(1, 6, 16, 16), torch.rand(1, 6, 8, 8)
+    both = comp(fine, coarse)
+    torch.testing.assert_close(both[:, :3], comp(fine[:, :3], coarse[:, :3]))
+    torch.testing.assert_close(both[:, 3:], compose(fine[:, 3:], coarse[:, 3:], comp.alpha(fine[:, :3], coarse[:, :3])))

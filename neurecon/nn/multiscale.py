@@ -69,9 +69,11 @@ class ScaleCompositor(nn.Module):
         return torch.sigmoid(pointwise_planar(self.net[-1], self.net[:-1](x)))
 
     def forward(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """Channels past the colour's three (e.g. the albedo filtered alongside) are composed
+        with the colour's α."""
         with fp32():  # a shallow net on images: nothing to gain from bf16, α's precision to lose
             fine, coarse = widen(fine), widen(coarse)
-            return compose(fine, coarse, self.alpha(fine, coarse))
+            return compose(fine, coarse, self.alpha(fine[:, :3], coarse[:, :3]))
 
 
 class MultiScale(nn.Module):

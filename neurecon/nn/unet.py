@@ -21,10 +21,11 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .blocks import conv3x3, conv3x3_up2_split, xavier_init
+from .blocks import conv3x3, conv3x3_up2_split, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kpcn import DirectPredictor, KernelPredictor, SourceEncoder, albedo_factor
 from .multiscale import ScaleCompositor, down2, pad_to_multiple
+from .precision import fp32, widen
 
 
 @dataclass
@@ -35,6 +36,7 @@ class UNetConfig:
     head: str = "kernel"  # kernel | direct
     demodulate: bool = False
     levels: int = 3  # kernel scales: 3 (H, H/2, H/4) or 4 (+ H/8 from the bottleneck)
+    albedo_ratio: bool = False  # put back albedo detail the kernels blur (AlbedoRatio), gated per pixel
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -55,6 +57,34 @@ def _identity_on_skip(block: nn.Sequential, skip_width: int) -> None:
             conv.weight.zero_()
             conv.bias.zero_()
             conv.weight[torch.arange(skip_width), offset + torch.arange(skip_width), 1, 1] = 1.0
+
+
+class AlbedoRatio(nn.Module):
+    """Texture the kernels averaged away, put back from the (nearly noise-free) albedo.
+
+    The kernels and the compositor's α define one linear filter L per pixel; they are applied to
+    the albedo f alongside the colour c. Where shading s is smooth, c ≈ f·s, so L(c) ≈ L(f)·s and
+    L(c)·f / L(f) ≈ f·s: the albedo's detail at the radiance's noise level. Full demodulation
+    (filtering c / f) does this everywhere and fails where Mitsuba's albedo AOV is 0 (conductors,
+    sky) or shading is not smooth; here a per-pixel gate g ∈ [0, 1] from the finest decoder
+    features decides, out = L(c)·(1 + g·(ratio − 1)). The gate starts at 0 (weights zero), so a
+    model fine-tuned with this on computes exactly what it did before."""
+
+    EPS = 1e-2   # albedo is in [0, 1]; ε keeps black albedo from dividing by zero
+    MAX = 4.0    # a bright texel next to dark ones; beyond 4× it is more likely a wrong L(f)
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.gate = nn.Conv2d(width, 1, 1)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
+
+    def forward(self, filtered: torch.Tensor, filtered_albedo: torch.Tensor, albedo: torch.Tensor,
+                feats: torch.Tensor) -> torch.Tensor:
+        with fp32():
+            g = pointwise_planar(self.gate, widen(feats)).clamp(0, 1)
+            ratio = ((albedo.clamp_min(0) + self.EPS) / (filtered_albedo.clamp_min(0) + self.EPS)).clamp(max=self.MAX)
+            return filtered * (1 + g * (ratio - 1))
 
 
 class UNetKPCN(nn.Module):
@@ -81,6 +111,7 @@ class UNetKPCN(nn.Module):
         self.heads = nn.ModuleList([head(w) for w in c.widths[:c.levels]])
         self.compositor = ScaleCompositor(16)
         xavier_init(self)
+        self.albedo_ratio = AlbedoRatio(w[0]) if c.albedo_ratio else None  # zero gate: after xavier_init
         if self.depth == 4:
             # the H/8 decoder starts as the identity on e3, so a depth-3 model loaded into this
             # one (task.init) computes exactly what it did and learns to use the H/16 context
@@ -121,6 +152,8 @@ class UNetKPCN(nn.Module):
         results coarsest → finest. `heads` replaces the model's own (the λ specialiser's)."""
         c = padded["color"]
         radiance = c / albedo_factor(padded) if self.config.demodulate else c
+        if self.albedo_ratio is not None:  # the same kernels and α filter the albedo: L(f)
+            radiance = torch.cat([radiance, padded["albedo"].clamp_min(0)], 1)
         levels = [radiance]
         for _ in range(self.config.levels - 1):
             levels.append(down2(levels[-1]))
@@ -128,6 +161,8 @@ class UNetKPCN(nn.Module):
         result = outs[-1]
         for fine in reversed(outs[:-1]):
             result = self.compositor(fine, result)
+        if self.albedo_ratio is not None:
+            result = self.albedo_ratio(result[:, :3], result[:, 3:], padded["albedo"], feats[0])
         if self.config.demodulate:
             result = result * albedo_factor(padded)
         return result

@@ -3,6 +3,10 @@
 A config has four sections: `task` (what is trained and on which data: free-form, validated by
 the task), `optim`, `run`, and an optional `card` (text for the model card). Unknown keys in the
 typed sections are an error, so a typo cannot silently train the wrong thing.
+
+`base: other.yaml` (relative to the config's folder) starts from another config and overrides it
+key by key (mappings merge, everything else replaces; `null` clears a key): a later training
+stage states only what it changes.
 """
 from __future__ import annotations
 
@@ -77,14 +81,34 @@ def _set_dotted(d: dict, key: str, value: Any) -> None:
     d[parts[-1]] = value
 
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_config_file(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """A config file's raw dict with its `base:` chain resolved."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config not found: {path}" + (f" (base of {_chain[-1]})" if _chain else ""))
+    if path.resolve() in _chain:
+        raise ValueError(f"config base cycle: {' → '.join(map(str, _chain + (path.resolve(),)))}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config is a mapping of sections, got {type(raw).__name__}")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    return _merge(read_config_file(path.parent / base, _chain + (path.resolve(),)), raw)
+
+
 def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = None) -> TrainConfig:
     if isinstance(path_or_dict, dict):
         raw = dict(path_or_dict)
     else:
-        path = Path(path_or_dict)
-        if not path.exists():
-            raise FileNotFoundError(f"config not found: {path}")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_config_file(Path(path_or_dict))
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override '{item}' is not KEY=VALUE")
