@@ -14,7 +14,9 @@ that its MSE matches the asymmetric output's, the asymmetric output has lighter 
 (99.9th percentile of |output − reference|). Also reported: the paper's own fit (β minimising
 ‖blend − asymmetric‖²), the kurtosis of the error, and where the worst 0.1 % of pixels lie: on
 input fireflies (the 1 % of pixels whose input error is largest) or on edges (the 10 % of
-highest reference contrast), plus the 99.9th percentile with the firefly pixels left out. Also measured: the interactive speed-up of
+highest reference contrast), plus the 99.9th percentile with the firefly pixels left out. The
+same comparison in linear HDR (`hdr_*`: relative error |d − r| / (r + 0.01), β fitted there),
+where a firefly is not compressed by the tonemap. Also measured: the interactive speed-up of
 re-evaluating only the λ-dependent tail (cached features) against a full denoise.
 Writes asymmetric.json, asymmetric.png (curves) and asymmetric_crops.png.
 """
@@ -39,8 +41,12 @@ from neurecon.metrics import tonemap  # noqa: E402
 LAMBDAS = (1.0, 2.0, 5.0, 10.0)
 
 
+def _lin(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].double()
+
+
 def _t(img: np.ndarray) -> torch.Tensor:
-    return tonemap(torch.from_numpy(img).permute(2, 0, 1)[None].double())
+    return tonemap(_lin(img))
 
 
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -86,11 +92,12 @@ def study_frame(out: np.ndarray, ref: torch.Tensor, flat, textured) -> dict:
             "mse": float(err.pow(2).mean())}
 
 
-def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_mse: float) -> float:
-    """β in [0, 1] whose blend β·noisy + (1 − β)·sym has the target MSE (bisection; MSE grows with β
-    once past its minimum, so search the side above the symmetric result's own MSE)."""
+def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_mse: float,
+             weight: torch.Tensor | float = 1.0) -> float:
+    """β in [0, 1] whose blend β·noisy + (1 − β)·sym has the target (weighted) MSE (bisection; MSE
+    grows with β once past its minimum, so search the side above the symmetric result's own MSE)."""
     def mse(b):
-        return float((b * noisy + (1 - b) * sym - ref).pow(2).mean())
+        return float(((b * noisy + (1 - b) * sym - ref) * weight).pow(2).mean())
 
     lo, hi = 0.0, 1.0
     if target_mse <= mse(0.0):
@@ -99,6 +106,31 @@ def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_m
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if mse(mid) < target_mse else (lo, mid)
     return (lo + hi) / 2
+
+
+# Error spaces for the Fig. 18 comparison: (values, per-pixel weight). Tonemapped is what people
+# see; linear relative error, |d − r| / (r + 0.01), is where an HDR firefly stays as large as it is.
+def error_spaces(linear: dict[str, torch.Tensor]) -> dict[str, tuple[dict[str, torch.Tensor], torch.Tensor | float]]:
+    return {"": ({k: tonemap(v) for k, v in linear.items()}, 1.0),
+            "hdr_": (linear, 1.0 / (linear["ref"].mean(1, keepdim=True) + 1e-2))}
+
+
+def compare_to_blends(x: dict[str, torch.Tensor], weight, fireflies, edges) -> dict:
+    """Tail statistics of the asymmetric output and of the two β-blends of noisy and symmetric:
+    β matching the asymmetric output's (weighted) MSE, and the paper's β minimising ‖blend − asym‖²."""
+    asym, sym, noisy, ref = x["asym"], x["sym"], x["noisy"], x["ref"]
+    m = {"mse": float(((asym - ref) * weight).pow(2).mean())}
+    m.update(tail_stats((asym - ref) * weight, fireflies, edges))
+    d = (noisy - sym) * weight
+    fits = {"blend": fit_beta(noisy, sym, ref, m["mse"], weight),
+            "paperblend": float(((asym - sym) * weight * d).sum() / d.pow(2).sum())}
+    for tag, beta in fits.items():
+        beta = min(max(beta, 0.0), 1.0)
+        err = (beta * noisy + (1 - beta) * sym - ref) * weight
+        m[f"{tag}_beta"] = beta
+        m[f"{tag}_mse"] = float(err.pow(2).mean())
+        m.update({f"{tag}_{k}": v for k, v in tail_stats(err, fireflies, edges).items()})
+    return m
 
 
 def main(argv=None) -> int:
@@ -130,22 +162,14 @@ def main(argv=None) -> int:
             speed.append({"full_s": full_s, "tail_s": sess.last_seconds, "features_s": sess.feature_seconds})
             with torch.no_grad():
                 sym_img = den.model.backbone(sess.inputs, sess.source)[0].permute(1, 2, 0).numpy()
-            noisy_t, sym_t = _t(buf["color"]), _t(sym_img)
-            fireflies, edges = input_masks(noisy_t, ref)
+            lin = {"noisy": _lin(buf["color"]), "sym": _lin(sym_img), "ref": _lin(ref_img)}
+            fireflies, edges = input_masks(_t(buf["color"]), ref)
             rec = {"scene": name, "spp": spp, "lambda": {}}
             for lam, img in outs.items():
                 m = study_frame(img, ref, flat, textured)
-                asym_t = _t(img)
-                m.update(tail_stats(asym_t - ref, fireflies, edges))
-                d = noisy_t - sym_t
-                fits = {"blend": fit_beta(noisy_t, sym_t, ref, m["mse"]),  # matched MSE
-                        "paperblend": float(((asym_t - sym_t) * d).sum() / d.pow(2).sum())}
-                for tag, beta in fits.items():
-                    beta = min(max(beta, 0.0), 1.0)
-                    blend = beta * noisy_t + (1 - beta) * sym_t
-                    m[f"{tag}_beta"] = beta
-                    m[f"{tag}_mse"] = float((blend - ref).pow(2).mean())
-                    m.update({f"{tag}_{k}": v for k, v in tail_stats(blend - ref, fireflies, edges).items()})
+                for prefix, (x, weight) in error_spaces({**lin, "asym": _lin(img)}).items():
+                    m.update({prefix + k: v for k, v in compare_to_blends(x, weight, fireflies, edges).items()
+                              if not (prefix == "" and k == "mse")})  # study_frame's mse is the tonemapped one
                 rec["lambda"][str(lam)] = m
             rows.append(rec)
             if crops is None and spp == min(a.spp):
@@ -171,7 +195,11 @@ def main(argv=None) -> int:
                            str(l): s[str(l)]["p999"] < s[str(l)]["paperblend_p999"] for l in LAMBDAS[1:]},
                        "lighter_without_fireflies": {
                            str(l): s[str(l)]["p999_no_fireflies"] < s[str(l)]["blend_p999_no_fireflies"]
-                           for l in LAMBDAS[1:]}}
+                           for l in LAMBDAS[1:]},
+                       "hdr_tails_lighter_than_blend": {
+                           str(l): s[str(l)]["hdr_p999"] < s[str(l)]["hdr_blend_p999"] for l in LAMBDAS[1:]},
+                       "hdr_kurtosis_lower_than_blend": {
+                           str(l): s[str(l)]["hdr_kurtosis"] < s[str(l)]["hdr_blend_kurtosis"] for l in LAMBDAS[1:]}}
     sp = {k: float(np.median([x[k] for x in speed])) for k in speed[0]}
     sp["speedup_lambda_change_vs_full"] = sp["full_s"] / sp["tail_s"]
     (out_dir / "asymmetric.json").write_text(json.dumps({"summary": summary, "checks": checks, "speed": sp,
@@ -189,7 +217,7 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
+    fig, axes = plt.subplots(1, 5, figsize=(20, 3.4))
     for spp, s in summary.items():
         x = list(LAMBDAS)
         axes[0].plot(x, [s[str(l)]["noise_flat"] for l in x], "o-", label=f"{spp} spp")
@@ -198,10 +226,13 @@ def plot(summary: dict, path: Path) -> None:
         axes[2].plot(x, [s[str(l)]["blend_p999"] for l in x], "x--", label=f"β-blend {spp} spp")
         axes[3].plot(x, [s[str(l)]["worst_on_fireflies"] for l in x], "o-", label=f"asymmetric {spp} spp")
         axes[3].plot(x, [s[str(l)]["blend_worst_on_fireflies"] for l in x], "x--", label=f"β-blend {spp} spp")
+        axes[4].plot(x, [s[str(l)]["hdr_p999"] for l in x], "o-", label=f"asymmetric {spp} spp")
+        axes[4].plot(x, [s[str(l)]["hdr_blend_p999"] for l in x], "x--", label=f"β-blend {spp} spp")
     axes[0].set(xlabel="λ", ylabel="residual noise (flat regions)", xscale="log", yscale="log")
     axes[1].set(xlabel="λ", ylabel="detail kept (textured regions)", xscale="log")
-    axes[2].set(xlabel="λ", ylabel="99.9th pct |error| (matched MSE)", xscale="log")
+    axes[2].set(xlabel="λ", ylabel="tonemapped: 99.9th pct |error|", xscale="log")
     axes[3].set(xlabel="λ", ylabel="worst 0.1 % on input fireflies", xscale="log")
+    axes[4].set(xlabel="λ", ylabel="linear HDR: 99.9th pct rel. error", xscale="log")
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()
