@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from neurecon.denoise import Denoiser
@@ -26,9 +27,13 @@ def test_constant_image_is_preserved():
     torch.testing.assert_close(m(x), x["color"])
 
 
-def test_tiled_equals_untiled_with_the_declared_receptive_radius():
+@pytest.mark.parametrize("albedo_ratio", [False, True])
+def test_tiled_equals_untiled_with_the_declared_receptive_radius(albedo_ratio):
     torch.manual_seed(0)
-    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
+    m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, albedo_ratio=albedo_ratio)
+    if albedo_ratio:  # a half-open gate that varies with the features
+        torch.nn.init.normal_(m.albedo_ratio.gate.weight, std=0.5)
+        torch.nn.init.constant_(m.albedo_ratio.gate.bias, 0.5)
     den = Denoiser(m)
     x = _x(150, 140)
     assert (den.run_tiled(x, "oidn", tile=48) - den.run_tiled(x, "oidn", tile=1000)).abs().max() < 1e-4
