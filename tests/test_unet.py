@@ -159,6 +159,12 @@ def test_open_albedo_ratio_puts_a_blurred_checker_back():
     assert closed > 0.2 and opened < 0.03, (closed, opened)
 
 
+def test_albedo_ratio_refuses_heads_it_cannot_share_kernels_with():
+    for bad in ({"head": "direct"}, {"demodulate": True}):
+        with pytest.raises(ValueError, match="albedo_ratio"):
+            UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, albedo_ratio=True, **bad)
+
+
 def test_gate_gradient_flows_from_closed():
     """clamp(0, 1) at exactly 0 still passes gradient, or the zero-initialised gate could never open."""
     m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, albedo_ratio=True)

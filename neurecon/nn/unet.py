@@ -96,6 +96,9 @@ class UNetKPCN(nn.Module):
         self.config = c = config
         if c.levels not in (3, 4):
             raise ValueError(f"levels must be 3 or 4 (kernel scales H … H/8), got {c.levels}")
+        if c.albedo_ratio and (c.head != "kernel" or c.demodulate):
+            raise ValueError("albedo_ratio needs kernel heads (it filters the albedo with the same kernels) "
+                             "on radiance, not with demodulate")
         if len(c.widths) not in (4, 5):
             raise ValueError(f"widths needs 4 or 5 entries (one per level, H … H/8 or H/16), got {list(c.widths)}")
         w = c.widths
