@@ -6,8 +6,8 @@ The same trained weights run twice: as trained, and with the gate closed (g = 0,
 the model without the ratio), so the difference is what the ratio itself contributes, not the
 extra training it came with. OIDN runs alongside as the reference point. Per scene and spp:
 relMSE and DSSIM of both, the gate's mean and the share of pixels where it is over half open.
-Writes albedo_ratio.json and albedo_ratio.png (crops of the scene where the gate opens most:
-noisy, gate closed, as trained, OIDN, reference, and the gate map).
+Writes albedo_ratio.json and albedo_ratio.png (crops where the ratio changes the output most, in
+the scene whose DSSIM it improves most: noisy, gate closed, as trained, OIDN, reference, gate map).
 """
 from __future__ import annotations
 
@@ -77,8 +77,9 @@ def main(argv=None) -> int:
             print(f"{name} {spp:>2} spp  gate {row['gate_mean']:.3f} ({row['gate_over_half']:.1%} > ½)  DSSIM closed "
                   f"{row['closed']['dssim']:.4f} trained {row['trained']['dssim']:.4f}"
                   + (f" OIDN {row['oidn']['dssim']:.4f}" if "oidn" in row else ""), flush=True)
-            if spp == min(a.spp) and (best is None or row["gate_over_half"] > best[0]):
-                best = (row["gate_over_half"], name, buf["color"], closed, opened,
+            gain = row["closed"]["dssim"] - row["trained"]["dssim"]
+            if spp == min(a.spp) and (best is None or gain > best[0]):
+                best = (gain, name, buf["color"], closed, opened,
                         oidn if peers.available() else None, ref, gate)
     summary = {}
     for spp in a.spp:
@@ -102,9 +103,10 @@ def crops(best, path: Path, size: int = 96) -> None:
     import matplotlib.pyplot as plt
 
     _, name, noisy, closed, opened, oidn, ref, gate = best
-    # the window where the gate is most open
+    # the window where opening the gate changes the output most
+    change = np.abs(opened - closed).mean(2)
     k = np.ones(size) / size
-    dens = np.apply_along_axis(lambda r: np.convolve(r, k, "valid"), 1, gate)
+    dens = np.apply_along_axis(lambda r: np.convolve(r, k, "valid"), 1, change)
     dens = np.apply_along_axis(lambda c: np.convolve(c, k, "valid"), 0, dens)
     y, x = np.unravel_index(np.argmax(dens), dens.shape)
     win = (slice(y, y + size), slice(x, x + size))
@@ -117,7 +119,7 @@ def crops(best, path: Path, size: int = 96) -> None:
         ax.imshow(img, cmap="magma" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    fig.suptitle(f"{name}: where the albedo ratio's gate opens most", fontsize=9)
+    fig.suptitle(f"{name}: where the albedo ratio changes the output most", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
