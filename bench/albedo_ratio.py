@@ -3,9 +3,11 @@
     .venv/bin/python bench/albedo_ratio.py --model high --out bench/results
 
 The same trained weights run twice: as trained, and with the gate closed (g = 0, which is exactly
-the model without the ratio), so the difference is what the ratio itself contributes, not the
-extra training it came with. OIDN runs alongside as the reference point. Per scene and spp:
-relMSE and DSSIM of both, the gate's mean and the share of pixels where it is over half open.
+the model without the ratio). The rest of the network was trained with the ratio and leans on it,
+so closing the gate shows what this network owes to the ratio, not what the ratio adds to a model
+trained without it (compare that with the previous stage's benchmark). OIDN runs alongside as the
+reference point. Per scene and spp: relMSE and DSSIM of both, the gate's mean and the share of
+pixels where it is over half open.
 Writes albedo_ratio.json and albedo_ratio.png (crops where the ratio changes the output most, in
 the scene whose DSSIM it improves most: noisy, gate closed, as trained, OIDN, reference, gate map).
 """
@@ -35,11 +37,8 @@ class GateProbe:
         module.forward = self
 
     def __call__(self, filtered, filtered_albedo, albedo, feats):
-        from neurecon.nn.blocks import pointwise_planar
-        from neurecon.nn.precision import fp32, widen
-
-        with torch.no_grad(), fp32():
-            self.gate = pointwise_planar(self.module.gate, widen(feats)).clamp(0, 1)
+        with torch.no_grad():
+            self.gate = self.module.gate_map(feats)
         return filtered if self.closed else self._forward(filtered, filtered_albedo, albedo, feats)
 
 
@@ -67,6 +66,7 @@ def main(argv=None) -> int:
             probe.closed = False
             opened = den.denoise_buffers(buf)
             gate = probe.gate[0, 0, : ref.shape[0], : ref.shape[1]].numpy()
+            assert gate.shape == ref.shape[:2], "a tiled run: the probe saw only the last tile"
             row = {"scene": name, "spp": spp, "gate_mean": float(gate.mean()),
                    "gate_over_half": float((gate > 0.5).mean()),
                    "closed": metrics.denoise_metrics(closed, ref), "trained": metrics.denoise_metrics(opened, ref)}

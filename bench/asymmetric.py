@@ -15,8 +15,8 @@ that its MSE matches the asymmetric output's, the asymmetric output has lighter 
 ‖blend − asymmetric‖²), the kurtosis of the error, and where the worst 0.1 % of pixels lie: on
 input fireflies (the 1 % of pixels whose input error is largest) or on edges (the 10 % of
 highest reference contrast), plus the 99.9th percentile with the firefly pixels left out. The
-same comparison in linear HDR (`hdr_*`: relative error |d − r| / (r + 0.01), β fitted there),
-where a firefly is not compressed by the tonemap. Also measured: the interactive speed-up of
+same comparison in linear HDR (`hdr_*`: relative error |d − r| / (r̄ + 0.01), r̄ the channel mean of
+the reference; β and the firefly mask computed there), where a firefly is not compressed by the tonemap. Also measured: the interactive speed-up of
 re-evaluating only the λ-dependent tail (cached features) against a full denoise.
 Writes asymmetric.json, asymmetric.png (curves) and asymmetric_crops.png.
 """
@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
 from neurecon.metrics import tonemap  # noqa: E402
+from neurecon.nn.precision import trunk  # noqa: E402
 
 LAMBDAS = (1.0, 2.0, 5.0, 10.0)
 
@@ -71,10 +72,10 @@ def tail_stats(err: torch.Tensor, fireflies: torch.Tensor, edges: torch.Tensor) 
             "worst_on_edges": float((worst & edges).sum() / worst.sum())}
 
 
-def input_masks(noisy: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(fireflies, edges): the 1 % of pixels with the largest input error, the 10 % of highest
-    reference contrast."""
-    nerr = (noisy - ref).abs().mean(1, keepdim=True)
+def input_masks(noisy: torch.Tensor, ref: torch.Tensor, weight=1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fireflies, edges): the 1 % of pixels with the largest (weighted) input error, the 10 % of
+    highest reference contrast."""
+    nerr = ((noisy - ref) * weight).abs().mean(1, keepdim=True)
     contrast = (ref - _box(ref, 3)).abs().mean(1, keepdim=True)
     return nerr >= torch.quantile(nerr.flatten(), 0.99), contrast >= torch.quantile(contrast.flatten(), 0.9)
 
@@ -109,7 +110,9 @@ def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_m
 
 
 # Error spaces for the Fig. 18 comparison: (values, per-pixel weight). Tonemapped is what people
-# see; linear relative error, |d − r| / (r + 0.01), is where an HDR firefly stays as large as it is.
+# see; linear relative error, |d − r| / (r̄ + 0.01) with r̄ the reference's channel mean (one weight
+# per pixel, so a saturated colour's dark channel does not blow up), is where an HDR firefly stays
+# as large as it is.
 def error_spaces(linear: dict[str, torch.Tensor]) -> dict[str, tuple[dict[str, torch.Tensor], torch.Tensor | float]]:
     return {"": ({k: tonemap(v) for k, v in linear.items()}, 1.0),
             "hdr_": (linear, 1.0 / (linear["ref"].mean(1, keepdim=True) + 1e-2))}
@@ -160,15 +163,17 @@ def main(argv=None) -> int:
             sess = den.session(buf)
             outs = {lam: sess.denoise(lam) for lam in LAMBDAS}
             speed.append({"full_s": full_s, "tail_s": sess.last_seconds, "features_s": sess.feature_seconds})
-            with torch.no_grad():
-                sym_img = den.model.backbone(sess.inputs, sess.source)[0].permute(1, 2, 0).numpy()
+            with torch.no_grad(), trunk(den.precision):  # the precision the λ outputs ran in
+                sym_img = den.model.backbone(sess.inputs, sess.source)[0].float().permute(1, 2, 0).numpy()
             lin = {"noisy": _lin(buf["color"]), "sym": _lin(sym_img), "ref": _lin(ref_img)}
-            fireflies, edges = input_masks(_t(buf["color"]), ref)
+            spaces = error_spaces(lin)
+            # fireflies: the input's worst pixels in each space's own error (the tonemap shrinks them)
+            masks = {p: input_masks(x["noisy"], x["ref"], w) for p, (x, w) in spaces.items()}
             rec = {"scene": name, "spp": spp, "lambda": {}}
             for lam, img in outs.items():
                 m = study_frame(img, ref, flat, textured)
                 for prefix, (x, weight) in error_spaces({**lin, "asym": _lin(img)}).items():
-                    m.update({prefix + k: v for k, v in compare_to_blends(x, weight, fireflies, edges).items()
+                    m.update({prefix + k: v for k, v in compare_to_blends(x, weight, *masks[prefix]).items()
                               if not (prefix == "" and k == "mse")})  # study_frame's mse is the tonemapped one
                 rec["lambda"][str(lam)] = m
             rows.append(rec)

@@ -68,6 +68,10 @@ def test_a_config_base_is_merged_under_the_child(tmp_path):
     assert cfg.task["init"] == "runs/s1/best.pt" and cfg.task["name"] == "denoise"
     assert (cfg.optim.lr, cfg.optim.warmup) == (1e-4, 200)
     assert (cfg.run.out, cfg.run.iterations) == ("runs/s2", 7)
+    (tmp_path / "stage3.yaml").write_text("base: stages/stage2.yaml\ntask: {init: null}\noptim: {warmup: null}\n")
+    cfg = load_config(tmp_path / "stage3.yaml")  # two levels of bases; null removes a key
+    assert "init" not in cfg.task and cfg.optim.warmup == 0 and cfg.optim.lr == 1e-4
+    assert cfg.task["model"]["albedo_ratio"] and cfg.run.out == "runs/s2"
 
 
 def test_config_base_errors_name_the_file(tmp_path):
@@ -81,9 +85,14 @@ def test_config_base_errors_name_the_file(tmp_path):
 
 
 def test_shipped_stage_configs_resolve_their_bases():
-    cfg = load_config(Path(__file__).parents[1] / "configs" / "denoise_high_ft3.yaml")
+    configs = Path(__file__).parents[1] / "configs"
+    cfg = load_config(configs / "denoise_high_ft3.yaml")
     assert cfg.task["model"]["albedo_ratio"] and cfg.task["model"]["widths"] == [32, 48, 64, 96, 128]
     assert cfg.task["init"] == "runs/denoise_high_ft2/best.pt" and cfg.run.precision == "bf16"
+    cfg = load_config(configs / "denoise_high_ft4.yaml")  # ft4 → ft3 → ft2
+    assert cfg.task["init"] == "runs/denoise_high_ft3/best.pt" and cfg.task["model"]["albedo_ratio"]
+    assert cfg.task["data"]["train_seeds"] == [200, 1541] and cfg.task["data"]["patch"] == 128
+    assert (cfg.optim.lr, cfg.run.out) == (1e-4, "runs/denoise_high_ft4")
 
 
 def test_lambda_specialiser_trains_on_a_frozen_backbone(tiny_dataset, tmp_path):

@@ -68,7 +68,9 @@ class AlbedoRatio(nn.Module):
     (filtering c / f) does this everywhere and fails where Mitsuba's albedo AOV is 0 (conductors,
     sky) or shading is not smooth; here a per-pixel gate g ∈ [0, 1] from the finest decoder
     features decides, out = L(c)·(1 + g·(ratio − 1)). The gate starts at 0 (weights zero), so a
-    model fine-tuned with this on computes exactly what it did before."""
+    model fine-tuned with this on computes exactly what it did before. Under a λ specialiser the
+    (frozen) gate reads the specialised finest features, so λ steers it too; at λ = 1 those are the
+    backbone's own."""
 
     EPS = 1e-2   # albedo is in [0, 1]; ε keeps black albedo from dividing by zero
     MAX = 4.0    # a bright texel next to dark ones; beyond 4× it is more likely a wrong L(f)
@@ -79,10 +81,15 @@ class AlbedoRatio(nn.Module):
         nn.init.zeros_(self.gate.weight)
         nn.init.zeros_(self.gate.bias)
 
+    def gate_map(self, feats: torch.Tensor) -> torch.Tensor:
+        """g ∈ [0, 1], N×1×H×W (clamp passes gradient at exactly 0, so a closed gate can open)."""
+        with fp32():
+            return pointwise_planar(self.gate, widen(feats)).clamp(0, 1)
+
     def forward(self, filtered: torch.Tensor, filtered_albedo: torch.Tensor, albedo: torch.Tensor,
                 feats: torch.Tensor) -> torch.Tensor:
+        g = self.gate_map(feats)
         with fp32():
-            g = pointwise_planar(self.gate, widen(feats)).clamp(0, 1)
             ratio = ((albedo.clamp_min(0) + self.EPS) / (filtered_albedo.clamp_min(0) + self.EPS)).clamp(max=self.MAX)
             return filtered * (1 + g * (ratio - 1))
 
