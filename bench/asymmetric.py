@@ -113,9 +113,17 @@ def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_m
 # see; linear relative error, |d − r| / (r̄ + 0.01) with r̄ the reference's channel mean (one weight
 # per pixel, so a saturated colour's dark channel does not blow up), is where an HDR firefly stays
 # as large as it is.
+# prefix -> (map of linear values into the space, per-pixel weight from the space's reference)
+SPACES = {"": (tonemap, lambda ref: 1.0),
+          "hdr_": (lambda x: x, lambda ref: 1.0 / (ref.mean(1, keepdim=True) + 1e-2))}
+
+
 def error_spaces(linear: dict[str, torch.Tensor]) -> dict[str, tuple[dict[str, torch.Tensor], torch.Tensor | float]]:
-    return {"": ({k: tonemap(v) for k, v in linear.items()}, 1.0),
-            "hdr_": (linear, 1.0 / (linear["ref"].mean(1, keepdim=True) + 1e-2))}
+    out = {}
+    for prefix, (to_space, weight) in SPACES.items():
+        x = {k: to_space(v) for k, v in linear.items()}
+        out[prefix] = (x, weight(x["ref"]))
+    return out
 
 
 def compare_to_blends(x: dict[str, torch.Tensor], weight, fireflies, edges) -> dict:
@@ -172,7 +180,8 @@ def main(argv=None) -> int:
             rec = {"scene": name, "spp": spp, "lambda": {}}
             for lam, img in outs.items():
                 m = study_frame(img, ref, flat, textured)
-                for prefix, (x, weight) in error_spaces({**lin, "asym": _lin(img)}).items():
+                for prefix, (x, weight) in spaces.items():  # noisy, sym, ref mapped once per frame
+                    x = {**x, "asym": SPACES[prefix][0](_lin(img))}
                     m.update({prefix + k: v for k, v in compare_to_blends(x, weight, *masks[prefix]).items()
                               if not (prefix == "" and k == "mse")})  # study_frame's mse is the tonemapped one
                 rec["lambda"][str(lam)] = m

@@ -78,8 +78,7 @@ class Denoiser:
         self.last_sanitize_report = buf.sanitize()
         source = source or self.pick_source(buf.names())
         needed = sorted(set(self.model.config.sources[source]) | {"color"}
-                        | ({"albedo"} if self.model.config.demodulate or getattr(self.model.config, "albedo_ratio", False)
-                           else set()))
+                        | ({"albedo"} if self.model.config.uses_albedo else set()))
         buf.require(needed)
         return {n: buf.to_tensor([n]) for n in needed}, source
 

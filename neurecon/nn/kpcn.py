@@ -42,6 +42,11 @@ class KPCNConfig:
     demodulate: bool = False  # filter irradiance colour/(albedo+ε), multiply the albedo back (albedo_factor)
     head: str = "kernel"  # "kernel" (KPCN) or "direct" (DPCN baseline, §8)
 
+    @property
+    def uses_albedo(self) -> bool:
+        """Whether the reconstruction reads the albedo itself (not only as an input feature)."""
+        return self.demodulate
+
 
 class SourceEncoder(nn.Sequential):
     """Two 3×3 convolutions embedding one renderer's features into the common space (§3.2)."""

@@ -38,6 +38,11 @@ class UNetConfig:
     levels: int = 3  # kernel scales: 3 (H, H/2, H/4) or 4 (+ H/8 from the bottleneck)
     albedo_ratio: bool = False  # put back albedo detail the kernels blur (AlbedoRatio), gated per pixel
 
+    @property
+    def uses_albedo(self) -> bool:
+        """Whether the reconstruction reads the albedo itself (not only as an input feature)."""
+        return self.demodulate or self.albedo_ratio
+
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(conv3x3(cin, cout), nn.ReLU(inplace=True), conv3x3(cout, cout), nn.ReLU(inplace=True))
