@@ -46,6 +46,46 @@ def test_resume_gives_same_next_step_weights(tiny_dataset, tmp_path):
         torch.testing.assert_close(a, b, msg=k)
 
 
+def test_weight_ema_is_the_exponential_average_of_the_weights():
+    from neurecon.train.trainer import WeightEMA
+
+    net = torch.nn.Linear(2, 1)
+    ema = WeightEMA(net, 0.9)
+    w0 = net.weight.detach().clone()
+    expect = w0.clone()
+    for k in range(1, 4):
+        with torch.no_grad():
+            net.weight.add_(float(k))
+        ema.update(net)
+        expect = 0.9 * expect + 0.1 * net.weight.detach()
+    torch.testing.assert_close(ema.model.weight, expect)
+    assert not torch.equal(ema.model.weight, net.weight) and not ema.model.weight.requires_grad
+    with pytest.raises(ValueError, match="optim.ema"):
+        WeightEMA(net, 1.0)
+
+
+def test_ema_run_validates_and_keeps_the_average_and_resumes_it_exactly(tiny_dataset, tmp_path):
+    def run(out, iterations, stop=None):
+        cfg = tiny_config(tiny_dataset, out, iterations=iterations)
+        cfg["run"].update(val_every=iterations, ckpt_every=100)
+        cfg["optim"] = {**cfg.get("optim", {}), "ema": 0.5, "lr": 3e-3}
+        if stop:
+            cfg["run"]["iterations"] = stop
+            train_from_config(cfg, progress=False)
+            cfg["run"]["iterations"] = iterations
+        return train_from_config(cfg, progress=False)
+
+    straight = run(tmp_path / "a", 6)
+    best = torch.load(tmp_path / "a" / "best.pt", weights_only=False)["model"]
+    ema, raw = straight.ema.model.state_dict(), straight.model.state_dict()
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)  # the average is not the last step
+    for k, v in best.items():
+        torch.testing.assert_close(v, ema[k], msg=k)  # best.pt holds the average
+    resumed = run(tmp_path / "b", 6, stop=3)
+    for k, v in resumed.ema.model.state_dict().items():
+        torch.testing.assert_close(v, ema[k], msg=k)
+
+
 def test_config_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="unknown key"):
         load_config({"run": {"iterationz": 3}})

@@ -28,6 +28,7 @@ class OptimConfig:
     schedule: str = "constant"  # constant | cosine
     warmup: int = 0
     min_lr_ratio: float = 0.0  # cosine ends at lr * min_lr_ratio
+    ema: float = 0.0  # decay of a moving average of the weights that validation and best.pt use; 0 = off
 
 
 @dataclass

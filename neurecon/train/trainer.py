@@ -2,8 +2,8 @@
 
 A *task* (denoising, super-resolution, a loss specialiser, …) says how to build the model, draw
 a batch, compute the loss and validate; the trainer owns everything else: optimiser and LR
-schedule, gradient clipping, `torch.distributed` (DDP over gloo on CPU), periodic validation with
-keep-the-best, atomic checkpoints and exact resume (model, optimiser, schedule, step and every RNG,
+schedule, gradient clipping, an optional moving average of the weights (`optim.ema`),
+`torch.distributed` (DDP over gloo on CPU), periodic validation with keep-the-best, atomic checkpoints and exact resume (model, optimiser, schedule, step and every RNG,
 including the task's), JSONL metrics, a training-curve PNG and optional TensorBoard.
 
 Layout of `run.out`:  last.pt (resume), best.pt (weights + spec of the best validation),
@@ -11,6 +11,7 @@ metrics.jsonl, curves.png, config.yaml.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -93,6 +94,27 @@ def _set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
 
 
+class WeightEMA:
+    """Exponential moving average of a model's weights (floating-point parameters and buffers;
+    other buffers are copied). When the loss is dominated by a few pixels (fireflies, the λ = 10
+    side of the asymmetric loss) the last step's weights jitter from one validation to the next;
+    their average does not, so validation, keep-the-best and best.pt use it."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"optim.ema must be in (0, 1) (0 turns it off), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for avg, new in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if avg.is_floating_point():
+                avg.lerp_(new, 1.0 - self.decay)
+            else:
+                avg.copy_(new)
+
+
 class Autocast(nn.Module):
     """Runs the wrapped network's forward with the bf16 conv trunk of inference (nn/precision.py);
     the loss is computed outside, on fp32 outputs."""
@@ -129,6 +151,7 @@ class Trainer:
             # with native bf16), heads and compositor stay fp32 (nn/precision.py), so does the loss
             self.net = Autocast(self.net)
         self.opt = build_optimizer(self.model.parameters(), config.optim)
+        self.ema = WeightEMA(self.model, config.optim.ema) if config.optim.ema else None
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: lr_factor(s, config.run.iterations, config.optim))
         self.step = 0
@@ -147,7 +170,13 @@ class Trainer:
         return {"spec": self.task.model_spec(self.model), "model": self.model.state_dict(),
                 "optim": self.opt.state_dict(), "sched": self.sched.state_dict(), "step": self.step,
                 "best": self.best, "rng": _rng_state(), "task": self.task.state_dict(),
-                "config": self.cfg.to_dict(), "world": self.world, "elapsed_s": self.elapsed}
+                "config": self.cfg.to_dict(), "world": self.world, "elapsed_s": self.elapsed,
+                **({"ema": self.ema.model.state_dict()} if self.ema else {})}
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """What validation scores and best.pt holds: the weight average if there is one."""
+        return self.ema.model if self.ema else self.model
 
     @property
     def elapsed(self) -> float:
@@ -163,6 +192,8 @@ class Trainer:
             return False
         ck = torch.load(path, map_location="cpu", weights_only=False)
         self.model.load_state_dict(ck["model"])
+        if self.ema:  # a run that turns the average on mid-way starts it from the current weights
+            self.ema.model.load_state_dict(ck.get("ema", ck["model"]))
         self.opt.load_state_dict(ck["optim"])
         self.sched.load_state_dict(ck["sched"])
         self.step, self.best = ck["step"], ck["best"]
@@ -199,16 +230,17 @@ class Trainer:
 
     # the loop ---------------------------------------------------------------------------
     def validate(self) -> dict:
-        self.model.eval()
+        model = self.eval_model
+        model.eval()
         with torch.no_grad():
-            metrics = self.task.validate(self.model)
+            metrics = self.task.validate(model)
         self.model.train()
         value = metrics[self.task.monitor]
         better = self.best is None or (value < self.best if self.task.monitor_mode == "min" else value > self.best)
         if better:
             self.best = value
             if self.is_main:
-                atomic_save({"spec": self.task.model_spec(self.model), "model": self.model.state_dict(),
+                atomic_save({"spec": self.task.model_spec(model), "model": model.state_dict(),
                              "step": self.step, self.task.monitor: value, "config": self.cfg.to_dict()},
                             self.out / "best.pt")
         self.log({"step": self.step, **{f"val_{k}": v for k, v in metrics.items()}})
@@ -242,6 +274,8 @@ class Trainer:
                 logs["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip))
             self.opt.step()
             self.sched.step()
+            if self.ema:
+                self.ema.update(self.model)
             self.step += 1
             for k, v in {"loss": float(loss.detach()), **logs}.items():
                 running[k] = running.get(k, 0.0) + float(v)
