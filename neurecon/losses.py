@@ -38,15 +38,22 @@ IMAGE_LOSSES = {"dssim": dssim_tonemapped}
 
 def get_loss(name: str):
     """A training loss by name; "a+b" sums terms (e.g. "smape+dssim": SMAPE for HDR accuracy plus
-    DSSIM, which punishes the structured low-frequency artefacts SMAPE barely sees)."""
-    terms = [t.strip() for t in name.split("+")]
+    DSSIM, which punishes the structured low-frequency artefacts SMAPE barely sees), and "w*a"
+    weights one (e.g. "smape+2*dssim")."""
     known = {**MAP_LOSSES, **IMAGE_LOSSES}
-    bad = [t for t in terms if t not in known]
-    if bad or not terms:
-        raise ValueError(f"unknown loss '{name}'; combine with '+' from {', '.join(known)}")
-    fns = [IMAGE_LOSSES[t] if t in IMAGE_LOSSES else (lambda d, r, f=MAP_LOSSES[t]: f(d, r).mean())
-           for t in terms]
-    return lambda d, r: sum(f(d, r) for f in fns)
+    terms = []
+    for term in name.split("+"):
+        weight, _, loss = term.strip().rpartition("*")
+        try:
+            weight = float(weight) if weight else 1.0
+        except ValueError:
+            weight = None
+        if loss not in known or weight is None:
+            raise ValueError(f"unknown loss '{name}'; combine terms from {', '.join(known)} "
+                             "with '+', weighted as '2*dssim'")
+        fn = IMAGE_LOSSES[loss] if loss in IMAGE_LOSSES else (lambda d, r, f=MAP_LOSSES[loss]: f(d, r).mean())
+        terms.append((weight, fn))
+    return lambda d, r: sum(w * f(d, r) for w, f in terms)
 
 
 def asymmetric(d: torch.Tensor, r: torch.Tensor, c: torch.Tensor, lam, base: str = "smape") -> torch.Tensor:

@@ -8,7 +8,7 @@ Config (`task:` section)::
            importance: 0.5, source: mitsuba, valid_limit: 8, train_limit: null,
            train_seeds: null}   # train_seeds: [200, 400] reads only scenes rendered with those seeds
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
-    loss: smape            # or a sum such as smape+dssim (neurecon.losses.get_loss)
+    loss: smape            # or a weighted sum such as smape+2*dssim (neurecon.losses.get_loss)
     init: balanced         # optional: start from a shipped model or .pt with the same parameters
 """
 from __future__ import annotations
