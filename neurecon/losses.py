@@ -2,6 +2,8 @@
 (Eq. 6) turns any per-pixel loss into one that penalises moving away from the input more."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 SMAPE_EPS = 1e-2
@@ -43,14 +45,14 @@ def get_loss(name: str):
     known = {**MAP_LOSSES, **IMAGE_LOSSES}
     terms = []
     for term in name.split("+"):
-        weight, _, loss = term.strip().rpartition("*")
+        weight, star, loss = (part.strip() for part in term.rpartition("*"))
         try:
-            weight = float(weight) if weight else 1.0
+            weight = float(weight) if star else 1.0
         except ValueError:
-            weight = None
-        if loss not in known or weight is None:
-            raise ValueError(f"unknown loss '{name}'; combine terms from {', '.join(known)} "
-                             "with '+', weighted as '2*dssim'")
+            weight = math.nan
+        if loss not in known or not math.isfinite(weight):
+            raise ValueError(f"bad term '{term.strip()}' in loss '{name}'; combine terms from "
+                             f"{', '.join(known)} with '+', weighted as '2*dssim'")
         fn = IMAGE_LOSSES[loss] if loss in IMAGE_LOSSES else (lambda d, r, f=MAP_LOSSES[loss]: f(d, r).mean())
         terms.append((weight, fn))
     return lambda d, r: sum(w * f(d, r) for w, f in terms)

@@ -23,11 +23,11 @@ def test_sum_of_terms_and_gradients():
     assert float(total.detach()) == pytest.approx(float(smape(d.detach(), r)) + metrics.dssim(d.detach(), r), rel=1e-5)
     total.backward()
     assert torch.isfinite(d.grad).all() and d.grad.abs().sum() > 0
-    weighted = get_loss("smape + 2.5*dssim")(d.detach(), r)
+    weighted = get_loss("smape + 2.5 * dssim")(d.detach(), r)
     assert float(weighted) == pytest.approx(float(smape(d.detach(), r)) + 2.5 * metrics.dssim(d.detach(), r), rel=1e-5)
 
 
 def test_unknown_loss_names_the_choices():
-    for bad in ("smape+ssimm", "smape+x*dssim", "smape+"):
+    for bad in ("smape+ssimm", "smape+x*dssim", "smape+", "smape+nan*dssim"):
         with pytest.raises(ValueError, match="combine terms from .*dssim.*'2\\*dssim'"):
             get_loss(bad)

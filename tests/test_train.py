@@ -81,6 +81,9 @@ def test_ema_run_validates_and_keeps_the_average_and_resumes_it_exactly(tiny_dat
     assert any(not torch.equal(ema[k], raw[k]) for k in raw)  # the average is not the last step
     for k, v in best.items():
         torch.testing.assert_close(v, ema[k], msg=k)  # best.pt holds the average
+    logged = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines() if "val_loss" in l][-1]
+    with torch.no_grad():
+        assert logged["val_loss"] == pytest.approx(straight.task.validate(straight.ema.model)["loss"], rel=1e-6)
     resumed = run(tmp_path / "b", 6, stop=3)
     for k, v in resumed.ema.model.state_dict().items():
         torch.testing.assert_close(v, ema[k], msg=k)
@@ -204,3 +207,15 @@ def test_rescore_replaces_a_shipped_cards_benchmark_rows(tmp_path):
     assert md.count("## Benchmark scores") == 1 and '"old"' not in md and md.endswith("## Config\n\nx\n")
     rescore(pt, {"summary": {}, "ratios_vs_oidn": {}})  # a benchmark without this model drops the rows
     assert "## Benchmark scores" not in pt.with_suffix(".md").read_text()
+
+
+def test_turning_the_weight_average_on_mid_run_starts_it_from_the_weights_and_rescores(tiny_dataset, tmp_path, capsys):
+    cfg = tiny_config(tiny_dataset, tmp_path / "run", iterations=3)
+    plain = train_from_config(cfg, progress=False)  # no average; last.pt at step 3
+    cfg["run"]["iterations"], cfg["optim"] = 4, {**cfg["optim"], "ema": 0.5}
+    resumed = train_from_config(cfg, progress=False)
+    assert "optim.ema changed" in capsys.readouterr().out
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["step"] == 4  # rescored, not compared with raw weights
+    w3 = plain.model.state_dict()
+    for k, v in resumed.ema.model.state_dict().items():  # one update from the step-3 weights
+        torch.testing.assert_close(v, 0.5 * w3[k] + 0.5 * resumed.model.state_dict()[k], msg=k)
