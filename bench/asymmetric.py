@@ -180,8 +180,9 @@ def main(argv=None) -> int:
             rec = {"scene": name, "spp": spp, "lambda": {}}
             for lam, img in outs.items():
                 m = study_frame(img, ref, flat, textured)
+                asym = _lin(img)
                 for prefix, (x, weight) in spaces.items():  # noisy, sym, ref mapped once per frame
-                    x = {**x, "asym": SPACES[prefix][0](_lin(img))}
+                    x = {**x, "asym": SPACES[prefix][0](asym)}
                     m.update({prefix + k: v for k, v in compare_to_blends(x, weight, *masks[prefix]).items()
                               if not (prefix == "" and k == "mse")})  # study_frame's mse is the tonemapped one
                 rec["lambda"][str(lam)] = m

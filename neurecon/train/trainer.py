@@ -171,7 +171,7 @@ class Trainer:
                 "optim": self.opt.state_dict(), "sched": self.sched.state_dict(), "step": self.step,
                 "best": self.best, "rng": _rng_state(), "task": self.task.state_dict(),
                 "config": self.cfg.to_dict(), "world": self.world, "elapsed_s": self.elapsed,
-                "ema_decay": self.cfg.optim.ema, **({"ema": self.ema.model.state_dict()} if self.ema else {})}
+                **({"ema": self.ema.model.state_dict()} if self.ema else {})}
 
     @property
     def eval_model(self) -> nn.Module:
@@ -197,11 +197,12 @@ class Trainer:
         self.opt.load_state_dict(ck["optim"])
         self.sched.load_state_dict(ck["sched"])
         self.step, self.best = ck["step"], ck["best"]
-        if ck.get("ema_decay", 0.0) != self.cfg.optim.ema:
+        saved_ema = ck["config"]["optim"].get("ema", 0.0)
+        if saved_ema != self.cfg.optim.ema:
             # the kept best was scored on other weights (raw vs averaged): compare afresh
             self.best = None
             if self.is_main:
-                print(f"optim.ema changed ({ck.get('ema_decay', 0.0)} → {self.cfg.optim.ema}) on resume: "
+                print(f"optim.ema changed ({saved_ema} → {self.cfg.optim.ema}) on resume: "
                       "the best validation so far is forgotten, best.pt is replaced at the next check")
         self.elapsed_before = ck.get("elapsed_s", 0.0)
         _set_rng_state(ck["rng"])
