@@ -89,13 +89,23 @@ def test_four_level_unet_tiles_exactly_and_keeps_constants():
 
 def test_fourth_level_grows_from_a_three_level_model():
     """A 3-level model's weights load into a 4-level one (what task.init does): only the new H/8
-    head is missing, and it starts as a uniform kernel."""
-    three = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN})
-    four = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, levels=4)
+    head and its gate are missing; the gate starts closed, so the output is the 3-level model's
+    exactly, and the gate gets a gradient, so training can open it."""
+    torch.manual_seed(0)
+    three = UNetKPCN(widths=(4, 6, 8, 8, 8), sources={"oidn": OIDN})
+    four = UNetKPCN(widths=(4, 6, 8, 8, 8), sources={"oidn": OIDN}, levels=4)
     missing, unexpected = four.load_state_dict(three.state_dict(), strict=False)
-    assert not unexpected and sorted(missing) == ["heads.3.logits.bias", "heads.3.logits.weight"]
+    assert not unexpected and sorted(missing) == ["coarsest_gate", "heads.3.logits.bias", "heads.3.logits.weight"]
     w = four.heads[3].weights(torch.rand(1, 8, 3, 3))
     torch.testing.assert_close(w, torch.full_like(w, 1 / 25))
+    x = _x(32, 48)
+    out = four(x)
+    torch.testing.assert_close(out, three(x), atol=0, rtol=0)
+    out.square().mean().backward()
+    assert four.coarsest_gate.grad.abs() > 0
+    with torch.no_grad():
+        four.coarsest_gate.fill_(1.0)
+    assert (four(x) - three(x)).abs().max() > 1e-3  # open: the H/8 scale now shapes the output
     assert build_model(four.spec()).config.levels == 4
 
 

@@ -131,10 +131,13 @@ class UNetKPCN(nn.Module):
             # the H/8 decoder starts as the identity on e3, so a depth-3 model loaded into this
             # one (task.init) computes exactly what it did and learns to use the H/16 context
             _identity_on_skip(self.dec3, w[3])
-        if c.levels == 4 and c.head == "kernel":
-            # uniform 5×5 kernels at H/8 (a 40-pixel box) to start: the scale a flat wall's
-            # low-frequency noise lives at, which a fine-tuned 3-level model can take over from
-            nn.init.zeros_(self.heads[3].logits.weight)
+        if c.levels == 4:
+            # the H/8 scale (5×5 kernels span 40 pixels: the blotches a flat wall keeps at low spp)
+            # enters through a gate on its α that starts closed, so a 3-scale model grown into this
+            # one (task.init) computes exactly what it did; its kernels start uniform
+            self.coarsest_gate = nn.Parameter(torch.zeros(1))
+            if c.head == "kernel":
+                nn.init.zeros_(self.heads[3].logits.weight)
 
     @property
     def default_source(self) -> str:
@@ -174,8 +177,10 @@ class UNetKPCN(nn.Module):
             levels.append(down2(levels[-1]))
         outs = [head(f, r) for head, f, r in zip(heads or self.heads, feats, levels)]
         result = outs[-1]
-        for fine in reversed(outs[:-1]):
-            result = self.compositor(fine, result)
+        for i in reversed(range(len(outs) - 1)):
+            # unclamped: a scalar gate clamped at 0 would stay shut for good once a step pushed it below
+            gain = self.coarsest_gate if i == 2 and self.config.levels == 4 else 1.0
+            result = self.compositor(outs[i], result, gain)
         if self.albedo_ratio is not None:
             result = self.albedo_ratio(result[:, :3], result[:, 3:], padded["albedo"], feats[0])
         if self.config.demodulate:
