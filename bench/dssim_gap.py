@@ -38,12 +38,15 @@ def _tonemapped(img: np.ndarray) -> torch.Tensor:
 
 
 def contrast_regions(ref: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Thirds of the pixels by the reference's local contrast (7×7 std of luminance)."""
+    """Thirds of the pixels by rank of the reference's local contrast (7×7 std of luminance);
+    by rank, not by threshold, so ties (a constant sky) cannot leave a third empty."""
     lum = ref.mean(1, keepdim=True)
     mean = F.avg_pool2d(lum, 7, 1, 3, count_include_pad=False)
     std = (F.avg_pool2d(lum * lum, 7, 1, 3, count_include_pad=False) - mean ** 2).clamp_min(0).sqrt()
-    lo, hi = torch.quantile(std.flatten(), torch.tensor([1 / 3, 2 / 3]))
-    return {"flat": std < lo, "mid": (std >= lo) & (std < hi), "edge": std >= hi}
+    rank = torch.empty(std.numel(), dtype=torch.long)
+    rank[std.flatten().argsort(stable=True)] = torch.arange(std.numel())
+    third = (rank * 3 // std.numel()).view(std.shape)
+    return {name: third == i for i, name in enumerate(REGIONS)}
 
 
 def dssim_map(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -53,18 +56,22 @@ def dssim_map(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 def octave_energy(err: torch.Tensor) -> list[float]:
-    """Mean squared error per pixel in each octave band (band-pass = level − upsampled next level)."""
+    """Squared error per full-resolution pixel in each octave band. With box downsampling and
+    nearest upsampling the bands are orthogonal: they sum to the MSE exactly (of the image cropped
+    to a multiple of 2^(OCTAVES−1), which the last band needs)."""
+    m = 2 ** (OCTAVES - 1)
+    err = err[..., : err.shape[-2] // m * m, : err.shape[-1] // m * m]
     out = []
-    for i in range(OCTAVES - 1):
+    for _ in range(OCTAVES - 1):  # a coarse pixel stands for 4^level full-resolution ones: means add up
         lo = F.avg_pool2d(err, 2)
-        out.append(float(((err - F.interpolate(lo, scale_factor=2, mode="bilinear")) ** 2).mean()))
+        out.append(float(((err - F.interpolate(lo, scale_factor=2, mode="nearest")) ** 2).mean()))
         err = lo
     return out + [float((err ** 2).mean())]
 
 
 def frame_stats(out: torch.Tensor, ref: torch.Tensor, regions: dict[str, torch.Tensor]) -> dict:
     dmap = dssim_map(out, ref)
-    s = {f"dssim_{r}": float(dmap[m & ~dmap.isnan()].mean()) for r, m in regions.items()}
+    s = {f"dssim_{r}": float(dmap[m & ~dmap.isnan()].mean()) for r, m in regions.items()}  # NaN: border
     for k in SCALES:
         s[f"dssim_1/{k}"] = float(((1 - metrics.ssim_map(F.avg_pool2d(out, k), F.avg_pool2d(ref, k))) / 2).mean())
     s["octaves"] = octave_energy(out - ref)
@@ -99,7 +106,7 @@ def main(argv=None) -> int:
             rows.append({"scene": name, "model": frame_stats(_tonemapped(den.denoise_buffers(buf)), r, regions),
                          "oidn": frame_stats(_tonemapped(oidn), r, regions)})
         keys = [f"dssim_{x}" for x in REGIONS] + [f"dssim_1/{k}" for k in SCALES]
-        mean = {who: {k: float(np.mean([row[who][k] for row in rows])) for k in keys} for who in ("model", "oidn")}
+        mean = {who: {k: float(np.nanmean([row[who][k] for row in rows])) for k in keys} for who in ("model", "oidn")}
         ratio = {k: mean["model"][k] / mean["oidn"][k] for k in keys}
         oct_m = np.sum([row["model"]["octaves"] for row in rows], 0)
         oct_o = np.sum([row["oidn"]["octaves"] for row in rows], 0)

@@ -18,6 +18,8 @@ def test_regions_are_thirds_ranked_by_local_contrast():
     assert sum(int(m.sum()) for m in r.values()) == 3600
     for name, cols in (("flat", slice(0, 14)), ("mid", slice(27, 34)), ("edge", slice(47, 60))):
         assert r[name][..., cols].all(), name
+    half_flat = torch.cat([torch.full((1, 3, 60, 30), 0.5), ref[..., 30:]], -1)  # ties at zero contrast
+    assert [int(m.sum()) for m in contrast_regions(half_flat).values()] == [1200, 1200, 1200]
 
 
 @pytest.mark.parametrize("pattern, band", [("checker", 0), ("offset", OCTAVES - 1)])
@@ -29,6 +31,18 @@ def test_octave_energy_lands_in_the_right_band_and_sums_to_the_mse(pattern, band
     e = octave_energy(err)
     assert len(e) == OCTAVES and e[band] == pytest.approx(float((err ** 2).mean()), rel=1e-5)
     assert sum(e) == pytest.approx(e[band], rel=1e-5)
+
+
+def test_octave_bands_of_any_error_sum_to_its_mse_and_odd_sizes_are_cropped():
+    g = torch.Generator().manual_seed(3)
+    white = torch.randn(1, 3, 150, 130, generator=g)
+    walk = torch.randn(1, 3, 128, 128, generator=g).cumsum(-1).cumsum(-2) / 50  # mostly coarse
+    for err in (white, walk):
+        e = octave_energy(err)
+        mse = float((err[..., :128, :128] ** 2).mean())
+        assert sum(e) == pytest.approx(mse, rel=1e-4)
+    assert octave_energy(white)[0] > 0.4 * sum(octave_energy(white))  # white noise: half in 1–2 px
+    assert octave_energy(walk)[-1] > octave_energy(walk)[0]
 
 
 def test_dssim_map_is_zero_for_the_reference_and_nan_only_on_its_border():

@@ -78,6 +78,8 @@ def test_four_level_unet_tiles_exactly_and_keeps_constants():
     m = UNetKPCN(widths=(4, 6, 8, 8), sources={"oidn": OIDN}, levels=4)
     for p in m.heads[3].parameters():  # a trained, not a uniform, coarsest head
         torch.nn.init.normal_(p)
+    with torch.no_grad():
+        m.coarsest_gate.fill_(0.7)  # and an open gate: the H/8 scale shapes the output
     assert len(m.features(_x(16, 16))) == 4
     x = _x(24, 20)
     x["color"] = torch.full_like(x["color"], 0.3)
@@ -87,17 +89,18 @@ def test_four_level_unet_tiles_exactly_and_keeps_constants():
     assert (den.run_tiled(x, "oidn", tile=48) - den.run_tiled(x, "oidn", tile=1000)).abs().max() < 1e-4
 
 
-def test_fourth_level_grows_from_a_three_level_model():
+@pytest.mark.parametrize("widths", [(4, 6, 8, 8), (4, 6, 8, 8, 8)])
+def test_fourth_level_grows_from_a_three_level_model(widths):
     """A 3-level model's weights load into a 4-level one (what task.init does): only the new H/8
-    head and its gate are missing; the gate starts closed, so the output is the 3-level model's
-    exactly, and the gate gets a gradient, so training can open it."""
+    head and its gate are missing; with the gate closed the output is the 3-level model's exactly,
+    and the gate gets a gradient, so training can open it."""
     torch.manual_seed(0)
-    three = UNetKPCN(widths=(4, 6, 8, 8, 8), sources={"oidn": OIDN})
-    four = UNetKPCN(widths=(4, 6, 8, 8, 8), sources={"oidn": OIDN}, levels=4)
+    three = UNetKPCN(widths=widths, sources={"oidn": OIDN})
+    four = UNetKPCN(widths=widths, sources={"oidn": OIDN}, levels=4, coarsest_gate=0.0)
     missing, unexpected = four.load_state_dict(three.state_dict(), strict=False)
     assert not unexpected and sorted(missing) == ["coarsest_gate", "heads.3.logits.bias", "heads.3.logits.weight"]
-    w = four.heads[3].weights(torch.rand(1, 8, 3, 3))
-    torch.testing.assert_close(w, torch.full_like(w, 1 / 25))
+    w = four.heads[3].weights(torch.rand(1, 8, 3, 3))  # near-delta H/8 kernels, whatever the features
+    assert torch.allclose(w[:, 12], torch.tensor(0.9438), atol=1e-4) and torch.allclose(w.sum(1), torch.ones(()))
     x = _x(32, 48)
     out = four(x)
     torch.testing.assert_close(out, three(x), atol=0, rtol=0)
@@ -107,6 +110,7 @@ def test_fourth_level_grows_from_a_three_level_model():
         four.coarsest_gate.fill_(1.0)
     assert (four(x) - three(x)).abs().max() > 1e-3  # open: the H/8 scale now shapes the output
     assert build_model(four.spec()).config.levels == 4
+    assert UNetKPCN(widths=widths, sources={"oidn": OIDN}, levels=4).coarsest_gate.item() == 1.0  # plain Eq. 5
 
 
 def test_deeper_unet_grows_from_a_preset_exactly_and_tiles_exactly():
@@ -131,7 +135,6 @@ def test_deeper_unet_grows_from_a_preset_exactly_and_tiles_exactly():
 
 
 def test_unet_widths_must_name_four_or_five_levels():
-    import pytest
 
     with pytest.raises(ValueError, match="4 or 5 entries"):
         UNetKPCN(widths=(4, 6, 8), sources={"oidn": OIDN})

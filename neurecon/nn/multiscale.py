@@ -5,7 +5,8 @@ divided by 4); each scale is denoised, and a scale-compositing module blends adj
 from coarsest to finest:  o = i_f − α·U(D(i_f)) + α·U(i_c),  α ∈ [0, 1] per pixel from a shallow
 CNN, i.e. the fine image's low frequencies are replaced by the coarse image's where α says so.
 D is 2×2 box downsampling, U nearest-neighbour upsampling. One compositor's weights serve every
-level.
+level. A caller may scale α by a learned gain (the U-Net's gate on a grown H/8 scale), which is not
+confined to [0, 1]: a gain above 1 or below 0 extrapolates between the two images.
 """
 from __future__ import annotations
 
