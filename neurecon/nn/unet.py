@@ -11,9 +11,9 @@ keep edges.
                      d0 ← d1 ← d2 ← e3 [← d3 ← e4] (skip connections); kernels from d2, d1, d0
                      [and from d3 (or e3 without H/16) when levels = 4]
 
-`widths` has one entry per level: four for the presets (three poolings, bottleneck at H/8), five
-for a deeper U-Net whose H/16 bottleneck sees ~2× the context (low-frequency blotches at low spp
-span more pixels than a H/8 bottleneck reaches).
+`widths` has one entry per level: four (three poolings, bottleneck at H/8; `fast`) or five for a
+deeper U-Net whose H/16 bottleneck sees ~2× the context (`balanced`, `high`: low-frequency blotches
+at low spp span more pixels than a H/8 bottleneck reaches).
 """
 from __future__ import annotations
 
