@@ -143,7 +143,8 @@ class UNetKPCN(nn.Module):
             # head's gradient is 0 and the gain's flips sign from batch to batch (it stayed within
             # ±2e-4 of 0 for 250 steps even at 100× the learning rate). So the H/8 kernels start as
             # near-deltas (94 % on the centre tap) and, for grown models, the gain at 0.1 (config):
-            # relMSE 0.00521, DSSIM 0.0273 at the start against 0.00518 / 0.0272.
+            # relMSE 0.00521, DSSIM 0.0273 at the start against 0.00518 / 0.0272. (Training then
+            # closed the gain on `high`: configs/pilot_high_h8.yaml.)
             self.coarsest_gate = nn.Parameter(torch.full((1,), float(c.coarsest_gate)))
             if c.head == "kernel":
                 logits = self.heads[3].logits
