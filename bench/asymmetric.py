@@ -36,18 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
-from neurecon.metrics import tonemap  # noqa: E402
+from neurecon.metrics import as_tensor, tonemap, tonemapped  # noqa: E402
 from neurecon.nn.precision import trunk  # noqa: E402
 
 LAMBDAS = (1.0, 2.0, 5.0, 10.0)
-
-
-def _lin(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].double()
-
-
-def _t(img: np.ndarray) -> torch.Tensor:
-    return tonemap(_lin(img))
 
 
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -81,7 +73,7 @@ def input_masks(noisy: torch.Tensor, ref: torch.Tensor, weight=1.0) -> tuple[tor
 
 
 def study_frame(out: np.ndarray, ref: torch.Tensor, flat, textured) -> dict:
-    o = _t(out)
+    o = tonemapped(out)
     err = o - ref
     hf_o, hf_r = o - _box(o, 3), ref - _box(ref, 3)
     tex = textured.expand_as(o)
@@ -161,7 +153,7 @@ def main(argv=None) -> int:
     for name in sorted(frames)[: a.limit]:
         fs = frames[name]
         ref_img = fs.read("ref")["color"]
-        ref = _t(ref_img)
+        ref = tonemapped(ref_img)
         flat, textured = region_masks(ref)
         for spp in a.spp:
             buf = fs.read(spp)
@@ -173,14 +165,14 @@ def main(argv=None) -> int:
             speed.append({"full_s": full_s, "tail_s": sess.last_seconds, "features_s": sess.feature_seconds})
             with torch.no_grad(), trunk(den.precision):  # the precision the λ outputs ran in
                 sym_img = den.model.backbone(sess.inputs, sess.source)[0].float().permute(1, 2, 0).numpy()
-            lin = {"noisy": _lin(buf["color"]), "sym": _lin(sym_img), "ref": _lin(ref_img)}
+            lin = {"noisy": as_tensor(buf["color"]), "sym": as_tensor(sym_img), "ref": as_tensor(ref_img)}
             spaces = error_spaces(lin)
             # fireflies: the input's worst pixels in each space's own error (the tonemap shrinks them)
             masks = {p: input_masks(x["noisy"], x["ref"], w) for p, (x, w) in spaces.items()}
             rec = {"scene": name, "spp": spp, "lambda": {}}
             for lam, img in outs.items():
                 m = study_frame(img, ref, flat, textured)
-                asym = _lin(img)
+                asym = as_tensor(img)
                 for prefix, (x, weight) in spaces.items():  # noisy, sym, ref mapped once per frame
                     x = {**x, "asym": SPACES[prefix][0](asym)}
                     m.update({prefix + k: v for k, v in compare_to_blends(x, weight, *masks[prefix]).items()

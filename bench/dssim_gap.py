@@ -33,10 +33,6 @@ SCALES = (1, 2, 4)
 OCTAVES = 7  # 1–2, 2–4, …, 32–64 px, and the rest
 
 
-def _tonemapped(img: np.ndarray) -> torch.Tensor:
-    return metrics.tonemap(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float())
-
-
 def contrast_regions(ref: torch.Tensor) -> dict[str, torch.Tensor]:
     """Thirds of the pixels by rank of the reference's local contrast (7×7 std of luminance);
     by rank, not by threshold, so ties (a constant sky) cannot leave a third empty."""
@@ -72,7 +68,8 @@ def octave_energy(err: torch.Tensor) -> list[float]:
 def frame_stats(out: torch.Tensor, ref: torch.Tensor, regions: dict[str, torch.Tensor]) -> dict:
     dmap = dssim_map(out, ref)
     s = {f"dssim_{r}": float(dmap[m & ~dmap.isnan()].mean()) for r, m in regions.items()}  # NaN: border
-    for k in SCALES:
+    s["dssim_1/1"] = float(dmap.nanmean())
+    for k in SCALES[1:]:
         s[f"dssim_1/{k}"] = float(((1 - metrics.ssim_map(F.avg_pool2d(out, k), F.avg_pool2d(ref, k))) / 2).mean())
     s["octaves"] = octave_energy(out - ref)
     return s
@@ -101,10 +98,10 @@ def main(argv=None) -> int:
             buf = fs.read(spp)
             buf.sanitize()
             oidn = peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"], quality="high")[0]
-            r = _tonemapped(ref)
+            r = metrics.tonemapped(ref)
             regions = contrast_regions(r)
-            rows.append({"scene": name, "model": frame_stats(_tonemapped(den.denoise_buffers(buf)), r, regions),
-                         "oidn": frame_stats(_tonemapped(oidn), r, regions)})
+            rows.append({"scene": name, "model": frame_stats(metrics.tonemapped(den.denoise_buffers(buf)), r, regions),
+                         "oidn": frame_stats(metrics.tonemapped(oidn), r, regions)})
         keys = [f"dssim_{x}" for x in REGIONS] + [f"dssim_1/{k}" for k in SCALES]
         mean = {who: {k: float(np.nanmean([row[who][k] for row in rows])) for k in keys} for who in ("model", "oidn")}
         ratio = {k: mean["model"][k] / mean["oidn"][k] for k in keys}

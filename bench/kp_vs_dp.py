@@ -27,7 +27,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from neurecon.metrics import tonemap  # noqa: E402
+from neurecon.metrics import tonemapped  # noqa: E402
 
 BACKBONE = {"width": 16, "blocks": 6, "kernel": 5}
 RUNS = {
@@ -112,13 +112,13 @@ def main(argv=None) -> int:
     rows, crops = [], []
     for name, fs in sorted(find_frames(a.test).items()):
         buf = fs.read(4)
-        ref = tonemap(torch.from_numpy(fs.read("ref")["color"]).permute(2, 0, 1)[None].double())
+        ref = tonemapped(fs.read("ref")["color"])
         row = {"scene": name}
         outs = {}
         for n, den in dens.items():
             img = den.denoise_buffers(buf)
             outs[n] = img
-            o = tonemap(torch.from_numpy(img).permute(2, 0, 1)[None].double())
+            o = tonemapped(img)
             row[f"{n}_lowfreq_mse"] = float((blur(o) - blur(ref)).pow(2).mean())
             row[f"{n}_mse"] = float((o - ref).pow(2).mean())
         rows.append(row)

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 RELMSE_EPS = 1e-2
 
 
-def _t(x) -> torch.Tensor:
+def as_tensor(x) -> torch.Tensor:
+    """An H×W×C (or H×W) array as a 1×C×H×W float64 tensor; tensors pass through as float64."""
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(np.ascontiguousarray(x))
         if x.ndim == 2:
@@ -24,23 +25,28 @@ def _t(x) -> torch.Tensor:
 
 
 def relmse(d, r, eps: float = RELMSE_EPS) -> float:
-    d, r = _t(d), _t(r)
+    d, r = as_tensor(d), as_tensor(r)
     return float(((d - r) ** 2 / (r ** 2 + eps)).mean())
 
 
 def smape(d, r, eps: float = 1e-2) -> float:
-    d, r = _t(d), _t(r)
+    d, r = as_tensor(d), as_tensor(r)
     return float(((d - r).abs() / (d.abs() + r.abs() + eps)).mean())
 
 
 def mse(d, r) -> float:
-    return float(((_t(d) - _t(r)) ** 2).mean())
+    return float(((as_tensor(d) - as_tensor(r)) ** 2).mean())
 
 
 def tonemap(x: torch.Tensor) -> torch.Tensor:
     x = x.clamp_min(0)
     x = x / (1 + x)
     return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+
+
+def tonemapped(img) -> torch.Tensor:
+    """A linear HDR image (array or tensor) as the 1×C×H×W tensor the tonemapped metrics see."""
+    return tonemap(as_tensor(img))
 
 
 def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -69,12 +75,12 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: in
 
 def ssim(a, b, data_range: float = 1.0, size: int = 11, sigma: float = 1.5) -> float:
     """Mean SSIM over channels and the valid region (no padding), float64."""
-    return float(ssim_map(_t(a), _t(b), data_range, size, sigma).mean())
+    return float(ssim_map(as_tensor(a), as_tensor(b), data_range, size, sigma).mean())
 
 
 def dssim(d, r) -> float:
     """(1 − SSIM) / 2 of the tonemapped images."""
-    return (1 - ssim(tonemap(_t(d)), tonemap(_t(r)))) / 2
+    return (1 - ssim(tonemapped(d), tonemapped(r))) / 2
 
 
 def psnr(d, r, data_range: float = 1.0) -> float:

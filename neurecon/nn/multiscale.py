@@ -69,12 +69,13 @@ class ScaleCompositor(nn.Module):
         x = torch.cat([torch.log1p(fine.clamp_min(0)), up2(torch.log1p(coarse.clamp_min(0)))], 1)
         return torch.sigmoid(pointwise_planar(self.net[-1], self.net[:-1](x)))
 
-    def forward(self, fine: torch.Tensor, coarse: torch.Tensor, gain: torch.Tensor | float = 1.0) -> torch.Tensor:
+    def forward(self, fine: torch.Tensor, coarse: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
         """Channels past the colour's three (e.g. the albedo filtered alongside) are composed
         with the colour's α; `gain` scales α (0: the fine image passes unchanged)."""
         with fp32():  # a shallow net on images: nothing to gain from bf16, α's precision to lose
             fine, coarse = widen(fine), widen(coarse)
-            return compose(fine, coarse, gain * self.alpha(fine[:, :3], coarse[:, :3]))
+            alpha = self.alpha(fine[:, :3], coarse[:, :3])
+            return compose(fine, coarse, alpha if gain is None else gain * alpha)
 
 
 class MultiScale(nn.Module):

@@ -192,8 +192,9 @@ class UNetKPCN(nn.Module):
         outs = [head(f, r) for head, f, r in zip(heads or self.heads, feats, levels)]
         result = outs[-1]
         for i in reversed(range(len(outs) - 1)):
-            # unclamped: a gain clamped at 0 would stay shut for good once a step pushed it below
-            gain = self.coarsest_gate if i == 2 and self.config.levels == 4 else 1.0
+            # the H/8 result (outs[3]) enters outs[2] through its gain, unclamped: a gain clamped
+            # at 0 would stay shut for good once a step pushed it below
+            gain = self.coarsest_gate if i == 2 and self.config.levels == 4 else None
             result = self.compositor(outs[i], result, gain)
         if self.albedo_ratio is not None:
             result = self.albedo_ratio(result[:, :3], result[:, 3:], padded["albedo"], feats[0])
