@@ -205,5 +205,7 @@ class UNetKPCN(nn.Module):
     def spec(self) -> dict:
         d = asdict(self.config)
         d["widths"] = list(d["widths"])
+        if self.config.levels != 4:  # no H/8 scale, no gain: keep specs of 3-scale models as they were
+            d.pop("coarsest_gate")
         return {"arch": "unet", **d}
 
