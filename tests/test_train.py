@@ -219,3 +219,22 @@ def test_turning_the_weight_average_on_mid_run_starts_it_from_the_weights_and_re
     w3 = plain.model.state_dict()
     for k, v in resumed.ema.model.state_dict().items():  # one update from the step-3 weights
         torch.testing.assert_close(v, 0.5 * w3[k] + 0.5 * resumed.model.state_dict()[k], msg=k)
+
+
+def test_a_training_set_that_does_not_fit_in_ram_is_refused_before_loading(tiny_dataset, monkeypatch):
+    """The check's estimate is the RAM the frames really take: a budget just above what the three
+    scenes need loads them, just below raises MemoryError (before swapping, naming the fix)."""
+    import neurecon.data.denoise as data
+
+    buffers = ["color", "color_var", "albedo", "normal"]
+    frames = data.load_frames(tiny_dataset / "train", [4], buffers)
+    assert len({f.name for f in frames}) == 3
+    held = sum(data._frame_bytes(f) + f.reference.nbytes for f in frames)  # one spp level: one frame per scene
+    rest = held * 2 / 3  # what is still to load after the first scene, for one process
+    monkeypatch.setattr(data, "available_memory", lambda: int(rest / 0.9) + 64)
+    assert len(data.load_frames(tiny_dataset / "train", [4], buffers)) == 3
+    with pytest.raises(MemoryError, match="train_seeds"):
+        data.load_frames(tiny_dataset / "train", [4], buffers, copies=2)  # two ranks need twice that
+    monkeypatch.setattr(data, "available_memory", lambda: int(rest / 0.9) - 64)
+    with pytest.raises(MemoryError, match="3 scenes"):
+        data.load_frames(tiny_dataset / "train", [4], buffers)

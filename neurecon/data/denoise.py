@@ -45,11 +45,35 @@ def select_scenes(names, limit: int | None = None, seeds: Sequence[int] | None =
     return names[:limit]
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel can still hand out without swapping (Linux MemAvailable), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _frame_bytes(frame: Frame) -> int:
+    """RAM one loaded frame holds during training: its input planes plus the sampler's float64
+    summed-area table (the reference is shared between a scene's spp levels, so not counted)."""
+    h, w = frame.reference.shape[2:]
+    return sum(t.nbytes for t in frame.inputs.values()) + (h + 1) * (w + 1) * 8
+
+
 def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
                 limit: int | None = None, progress: bool = False,
-                seeds: Sequence[int] | None = None) -> list[Frame]:
+                seeds: Sequence[int] | None = None, copies: int = 1) -> list[Frame]:
     """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers,
-    for the scenes `select_scenes(limit, seeds)` picks (so a config names the exact scenes)."""
+    for the scenes `select_scenes(limit, seeds)` picks (so a config names the exact scenes).
+
+    After the first scene, the RAM the rest will take (times `copies`: processes on this machine
+    loading the same set, e.g. DDP ranks) is checked against what the machine has free; a set
+    that does not fit raises MemoryError before loading, rather than swapping for an hour.
+    """
     from tqdm import tqdm
 
     root = Path(root)
@@ -62,19 +86,36 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     if not names:
         raise FileNotFoundError(f"no scenes under {root} with limit {limit}"
                                 + (f" and seeds in {list(seeds)}" if seeds is not None else ""))
-    for name in tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene"):
+    for i, name in enumerate(tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene")):
         fs = sets[name]
         ref = fs.read("ref")
         ref.sanitize()
+        reference = ref.to_tensor(["color"])  # one tensor for all spp levels of the scene
         for s in fs.inputs:
             if spp and s not in spp:
                 continue
             buf = fs.read(s).require(planes)
             buf.sanitize()
-            frames.append(Frame(name, s, {p: buf.to_tensor([p]) for p in planes}, ref.to_tensor(["color"])))
+            frames.append(Frame(name, s, {p: buf.to_tensor([p]) for p in planes}, reference))
+        if i == 0 and len(names) > 1:
+            _check_memory(root, frames, len(names), copies)
     if not frames:
         raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
     return frames
+
+
+def _check_memory(root: Path, first: list[Frame], scenes: int, copies: int) -> None:
+    """Raise MemoryError when the remaining scenes (sized like the first) will not fit in RAM."""
+    free = available_memory()
+    if free is None or not first:
+        return
+    per_scene = sum(_frame_bytes(f) for f in first) + first[0].reference.nbytes
+    need = per_scene * (scenes - 1) * copies
+    if need > 0.9 * free:
+        raise MemoryError(
+            f"loading {scenes} scenes from {root} needs ~{per_scene * scenes / 2**30:.1f} GiB per process "
+            f"× {copies} process(es), {free / 2**30:.1f} GiB is free: narrow task.data.train_seeds or "
+            f"train_limit, or run fewer processes")
 
 
 def _importance(frame: Frame) -> np.ndarray:

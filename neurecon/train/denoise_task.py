@@ -13,6 +13,7 @@ Config (`task:` section)::
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -61,13 +62,14 @@ class DenoiseTask:
         self.loss = get_loss(t.get("loss", "smape"))
         buffers = sorted({b for s in self.sources for b in self.spec["sources"][s]})
         root = Path(self.data["root"])
-        rank, _ = dist_info()
+        rank, world = dist_info()
         progress = rank == 0
+        copies = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # ranks on this machine, each holding the set
         # `train` may list several split directories (e.g. 128² and 256² renders: training at the
         # resolutions people render at); limit and seed range apply to each
         self.train_frames = [f for d in train_dirs(self.data)
                              for f in load_frames(root / d, self.data["spp"], buffers, limit=self.data["train_limit"],
-                                                  progress=progress, seeds=self.data["train_seeds"])]
+                                                  progress=progress, seeds=self.data["train_seeds"], copies=copies)]
         self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
                                         limit=self.data["valid_limit"], progress=progress)
         self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
