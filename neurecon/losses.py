@@ -23,8 +23,17 @@ def relmse_map(d: torch.Tensor, r: torch.Tensor, eps: float = 1e-2) -> torch.Ten
     return (d - r).pow(2) / (r.pow(2) + eps)
 
 
+def l1_tonemapped_map(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """|tm(d) − tm(r)| with the report's tonemap: the error the tonemapped metrics see. Under the
+    asymmetric wrapper this is a quantile loss (the input's side weighted λ×) on displayed values."""
+    from .metrics import tonemap
+
+    return (tonemap(d) - tonemap(r)).abs()
+
+
 # per-element loss maps; a training loss is the mean of one (the asymmetric loss reweights it first)
-MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map}
+MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map,
+              "l1_tonemapped": l1_tonemapped_map}
 
 
 def dssim_tonemapped(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:

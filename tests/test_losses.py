@@ -31,3 +31,19 @@ def test_unknown_loss_names_the_choices():
     for bad in ("smape+ssimm", "smape+x*dssim", "smape+", "smape+nan*dssim"):
         with pytest.raises(ValueError, match="combine terms from .*dssim.*'2\\*dssim'"):
             get_loss(bad)
+
+
+def test_l1_tonemapped_is_the_displayed_error_and_asymmetric_makes_it_a_quantile_loss():
+    """|tm(d) − tm(r)| per element; wrapped by Eq. 6 with all inputs above the references, its best
+    constant output is the λ/(1+λ) quantile of the references (pulled towards the input)."""
+    from neurecon.losses import MAP_LOSSES, asymmetric
+
+    d, r = _pair(2)
+    assert torch.allclose(MAP_LOSSES["l1_tonemapped"](d, r), (metrics.tonemap(d) - metrics.tonemap(r)).abs())
+    refs = torch.linspace(0.1, 2.0, 101).view(1, 1, 1, 101)
+    c = torch.full_like(refs, 10.0)  # the noisy input lies above every reference
+    lam = 3.0
+    grid = torch.linspace(0.1, 2.0, 381)
+    losses = [float(asymmetric(torch.full_like(refs, float(v)), refs, c, lam, "l1_tonemapped")) for v in grid]
+    best = float(grid[int(torch.tensor(losses).argmin())])
+    assert best == pytest.approx(float(torch.quantile(refs, lam / (1 + lam))), abs=0.02)
