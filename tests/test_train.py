@@ -231,10 +231,10 @@ def test_a_training_set_that_does_not_fit_in_ram_is_refused_before_loading(tiny_
     assert len({f.name for f in frames}) == 3
     held = sum(data._frame_bytes(f) + f.reference.nbytes for f in frames)  # one spp level: one frame per scene
     rest = held * 2 / 3  # what is still to load after the first scene, for one process
-    monkeypatch.setattr(data, "available_memory", lambda: int(rest / 0.9) + 64)
+    monkeypatch.setattr(data, "available_memory", lambda: int(rest / data.RAM_HEADROOM) + 64)
     assert len(data.load_frames(tiny_dataset / "train", [4], buffers)) == 3
     with pytest.raises(MemoryError, match="train_seeds"):
         data.load_frames(tiny_dataset / "train", [4], buffers, copies=2)  # two ranks need twice that
-    monkeypatch.setattr(data, "available_memory", lambda: int(rest / 0.9) - 64)
+    monkeypatch.setattr(data, "available_memory", lambda: int(rest / data.RAM_HEADROOM) - 64)
     with pytest.raises(MemoryError, match="3 scenes"):
         data.load_frames(tiny_dataset / "train", [4], buffers)

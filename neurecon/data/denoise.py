@@ -57,11 +57,13 @@ def available_memory() -> int | None:
     return None
 
 
+RAM_HEADROOM = 0.9  # share of the free RAM a training set may take
+
+
 def _frame_bytes(frame: Frame) -> int:
-    """RAM one loaded frame holds during training: its input planes plus the sampler's float64
+    """RAM one loaded frame holds during training: its input planes plus the sampler's
     summed-area table (the reference is shared between a scene's spp levels, so not counted)."""
-    h, w = frame.reference.shape[2:]
-    return sum(t.nbytes for t in frame.inputs.values()) + (h + 1) * (w + 1) * 8
+    return sum(t.nbytes for t in frame.inputs.values()) + _importance_table(frame).nbytes
 
 
 def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
@@ -111,7 +113,7 @@ def _check_memory(root: Path, first: list[Frame], scenes: int, copies: int) -> N
         return
     per_scene = sum(_frame_bytes(f) for f in first) + first[0].reference.nbytes
     need = per_scene * (scenes - 1) * copies
-    if need > 0.9 * free:
+    if need > RAM_HEADROOM * free:
         raise MemoryError(
             f"loading {scenes} scenes from {root} needs ~{per_scene * scenes / 2**30:.1f} GiB per process "
             f"× {copies} process(es), {free / 2**30:.1f} GiB is free: narrow task.data.train_seeds or "
@@ -131,6 +133,11 @@ def _importance(frame: Frame) -> np.ndarray:
     return score.numpy().astype(np.float64)
 
 
+def _importance_table(frame: Frame) -> np.ndarray:
+    """Summed-area table of the importance, zero-padded: any patch's score in O(1)."""
+    return np.pad(_importance(frame).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+
+
 class PatchSampler:
     """Infinite iterator of training batches {buffer: N×C×P×P, "reference": N×3×P×P}."""
 
@@ -142,11 +149,7 @@ class PatchSampler:
         small = [f.name for f in frames if min(f.reference.shape[2:]) < patch]
         if small:
             raise ValueError(f"patch size {patch} is larger than frame(s) {small[:3]}")
-        # summed-area tables give every candidate patch's importance in O(1)
-        self.tables = []
-        for f in frames:
-            s = _importance(f)
-            self.tables.append(np.pad(s.cumsum(0).cumsum(1), ((1, 0), (1, 0))))
+        self.tables = [_importance_table(f) for f in frames]
 
     def _pick(self, i: int) -> tuple[int, int]:
         H, W = self.frames[i].reference.shape[2:]
