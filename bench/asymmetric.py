@@ -11,8 +11,10 @@ For λ ∈ {1, 2, 5, 10}, per frame (tonemapped values, Reinhard + sRGB):
 - low-frequency error: MSE between 5×5-box-blurred output and reference (bias plus low-frequency noise).
 Fig. 18's claim: against the naive blend β·noisy + (1 − β)·symmetric output with β fitted so
 that its MSE matches the asymmetric output's, the asymmetric output has lighter error tails
-(99.9th percentile of |output − reference|). Also reported: the paper's own fit (β minimising
-‖blend − asymmetric‖²), the kurtosis of the error, and where the worst 0.1 % of pixels lie: on
+(99.9th percentile of |output − reference|). The blend is made of linear radiance and then
+tonemapped, like the asymmetric output; `displayblend_*` blends the tonemapped images instead,
+which clips the input's fireflies before they are blended in. Also reported: the paper's own fit
+(β minimising ‖blend − asymmetric‖²), the kurtosis of the error, and where the worst 0.1 % of pixels lie: on
 input fireflies (the 1 % of pixels whose input error is largest) or on edges (the 10 % of
 highest reference contrast), plus the 99.9th percentile with the firefly pixels left out. The
 same comparison in linear HDR (`hdr_*`: relative error |d − r| / (r̄ + 0.01), r̄ the channel mean of
@@ -85,13 +87,9 @@ def study_frame(out: np.ndarray, ref: torch.Tensor, flat, textured) -> dict:
             "mse": float(err.pow(2).mean())}
 
 
-def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_mse: float,
-             weight: torch.Tensor | float = 1.0) -> float:
-    """β in [0, 1] whose blend β·noisy + (1 − β)·sym has the target (weighted) MSE (bisection; MSE
-    grows with β once past its minimum, so search the side above the symmetric result's own MSE)."""
-    def mse(b):
-        return float(((b * noisy + (1 - b) * sym - ref) * weight).pow(2).mean())
-
+def fit_beta(mse, target_mse: float) -> float:
+    """β in [0, 1] at which the blend's MSE, `mse(β)`, reaches the target (bisection; MSE grows with
+    β once past its minimum, so search the side above the symmetric result's own MSE)."""
     lo, hi = 0.0, 1.0
     if target_mse <= mse(0.0):
         return 0.0
@@ -101,35 +99,56 @@ def fit_beta(noisy: torch.Tensor, sym: torch.Tensor, ref: torch.Tensor, target_m
     return (lo + hi) / 2
 
 
-# Error spaces for the Fig. 18 comparison: (values, per-pixel weight). Tonemapped is what people
-# see; linear relative error, |d − r| / (r̄ + 0.01) with r̄ the reference's channel mean (one weight
-# per pixel, so a saturated colour's dark channel does not blow up), is where an HDR firefly stays
-# as large as it is.
-# prefix -> (map of linear values into the space, per-pixel weight from the space's reference)
+def argmin_beta(f) -> float:
+    """β in [0, 1] minimising a unimodal f (golden section)."""
+    g = (5 ** 0.5 - 1) / 2
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        lo, hi = (lo, b) if f(a) < f(b) else (a, hi)
+    return (lo + hi) / 2
+
+
+# Error spaces for the Fig. 18 comparison: (map of linear values into the space, per-pixel weight
+# from the space's reference). Tonemapped is what people see; linear relative error,
+# |d − r| / (r̄ + 0.01) with r̄ the reference's channel mean (one weight per pixel, so a saturated
+# colour's dark channel does not blow up), is where an HDR firefly stays as large as it is.
 SPACES = {"": (tonemap, lambda ref: 1.0),
           "hdr_": (lambda x: x, lambda ref: 1.0 / (ref.mean(1, keepdim=True) + 1e-2))}
 
 
-def error_spaces(linear: dict[str, torch.Tensor]) -> dict[str, tuple[dict[str, torch.Tensor], torch.Tensor | float]]:
-    out = {}
-    for prefix, (to_space, weight) in SPACES.items():
-        x = {k: to_space(v) for k, v in linear.items()}
-        out[prefix] = (x, weight(x["ref"]))
-    return out
+def compare_to_blends(lin: dict[str, torch.Tensor], prefix: str, fireflies, edges) -> dict:
+    """Tail statistics, in one error space, of the asymmetric output and of β-blends of the noisy
+    input and the symmetric output.
 
+    The blends are made of linear radiance, as a renderer's output would be ("adding the input
+    noise"), and then mapped into the space like the asymmetric output: `blend` with β matching the
+    asymmetric output's (weighted) MSE there, `paperblend` with the paper's β minimising
+    ‖blend − asymmetric‖² there. For a nonlinear space also `displayblend`: the matched-MSE blend
+    of the already mapped images, which clips a firefly before blending (what this bench reported
+    as `blend` up to session 10)."""
+    to_space, weight_of = SPACES[prefix]
+    x = {k: to_space(v) for k, v in lin.items()}
+    weight = weight_of(x["ref"])
+    noisy, sym, asym, ref = lin["noisy"], lin["sym"], x["asym"], x["ref"]
 
-def compare_to_blends(x: dict[str, torch.Tensor], weight, fireflies, edges) -> dict:
-    """Tail statistics of the asymmetric output and of the two β-blends of noisy and symmetric:
-    β matching the asymmetric output's (weighted) MSE, and the paper's β minimising ‖blend − asym‖²."""
-    asym, sym, noisy, ref = x["asym"], x["sym"], x["noisy"], x["ref"]
+    def blended(b):
+        return to_space(b * noisy + (1 - b) * sym)
+
+    def mse(b):
+        return float(((blended(b) - ref) * weight).pow(2).mean())
+
     m = {"mse": float(((asym - ref) * weight).pow(2).mean())}
     m.update(tail_stats((asym - ref) * weight, fireflies, edges))
-    d = (noisy - sym) * weight
-    fits = {"blend": fit_beta(noisy, sym, ref, m["mse"], weight),
-            "paperblend": float(((asym - sym) * weight * d).sum() / d.pow(2).sum())}
-    for tag, beta in fits.items():
-        beta = min(max(beta, 0.0), 1.0)
-        err = (beta * noisy + (1 - beta) * sym - ref) * weight
+    fits = {"blend": (fit_beta(mse, m["mse"]), blended),
+            "paperblend": (argmin_beta(lambda b: float(((blended(b) - asym) * weight).pow(2).sum())), blended)}
+    if prefix == "":  # tonemapped: blending mapped images is not mapping the blend
+        def display(b):
+            return b * x["noisy"] + (1 - b) * x["sym"]
+        fits["displayblend"] = (fit_beta(lambda b: float(((display(b) - ref) * weight).pow(2).mean()), m["mse"]),
+                                display)
+    for tag, (beta, make) in fits.items():
+        err = (make(beta) - ref) * weight
         m[f"{tag}_beta"] = beta
         m[f"{tag}_mse"] = float(err.pow(2).mean())
         m.update({f"{tag}_{k}": v for k, v in tail_stats(err, fireflies, edges).items()})
@@ -166,16 +185,17 @@ def main(argv=None) -> int:
             with torch.no_grad(), trunk(den.precision):  # the precision the λ outputs ran in
                 sym_img = den.model.backbone(sess.inputs, sess.source)[0].float().permute(1, 2, 0).numpy()
             lin = {"noisy": as_tensor(buf["color"]), "sym": as_tensor(sym_img), "ref": as_tensor(ref_img)}
-            spaces = error_spaces(lin)
             # fireflies: the input's worst pixels in each space's own error (the tonemap shrinks them)
-            masks = {p: input_masks(x["noisy"], x["ref"], w) for p, (x, w) in spaces.items()}
+            masks = {}
+            for prefix, (to_space, weight_of) in SPACES.items():
+                noisy_s, ref_s = to_space(lin["noisy"]), to_space(lin["ref"])
+                masks[prefix] = input_masks(noisy_s, ref_s, weight_of(ref_s))
             rec = {"scene": name, "spp": spp, "lambda": {}}
             for lam, img in outs.items():
                 m = study_frame(img, ref, flat, textured)
-                asym = as_tensor(img)
-                for prefix, (x, weight) in spaces.items():  # noisy, sym, ref mapped once per frame
-                    x = {**x, "asym": SPACES[prefix][0](asym)}
-                    m.update({prefix + k: v for k, v in compare_to_blends(x, weight, *masks[prefix]).items()
+                with_asym = {**lin, "asym": as_tensor(img)}
+                for prefix in SPACES:
+                    m.update({prefix + k: v for k, v in compare_to_blends(with_asym, prefix, *masks[prefix]).items()
                               if not (prefix == "" and k == "mse")})  # study_frame's mse is the tonemapped one
                 rec["lambda"][str(lam)] = m
             rows.append(rec)
@@ -200,6 +220,8 @@ def main(argv=None) -> int:
                            str(l): s[str(l)]["p999"] < s[str(l)]["blend_p999"] for l in LAMBDAS[1:]},
                        "asymmetric_tails_lighter_than_paper_blend": {
                            str(l): s[str(l)]["p999"] < s[str(l)]["paperblend_p999"] for l in LAMBDAS[1:]},
+                       "asymmetric_tails_lighter_than_display_blend": {
+                           str(l): s[str(l)]["p999"] < s[str(l)]["displayblend_p999"] for l in LAMBDAS[1:]},
                        "lighter_without_fireflies": {
                            str(l): s[str(l)]["p999_no_fireflies"] < s[str(l)]["blend_p999_no_fireflies"]
                            for l in LAMBDAS[1:]},
@@ -231,6 +253,7 @@ def plot(summary: dict, path: Path) -> None:
         axes[1].plot(x, [s[str(l)]["detail_kept"] for l in x], "o-", label=f"{spp} spp")
         axes[2].plot(x, [s[str(l)]["p999"] for l in x], "o-", label=f"asymmetric {spp} spp")
         axes[2].plot(x, [s[str(l)]["blend_p999"] for l in x], "x--", label=f"β-blend {spp} spp")
+        axes[2].plot(x, [s[str(l)]["displayblend_p999"] for l in x], "+:", label=f"display β-blend {spp} spp")
         axes[3].plot(x, [s[str(l)]["worst_on_fireflies"] for l in x], "o-", label=f"asymmetric {spp} spp")
         axes[3].plot(x, [s[str(l)]["blend_worst_on_fireflies"] for l in x], "x--", label=f"β-blend {spp} spp")
         axes[4].plot(x, [s[str(l)]["hdr_p999"] for l in x], "o-", label=f"asymmetric {spp} spp")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from asymmetric import compare_to_blends, error_spaces  # noqa: E402
+from asymmetric import compare_to_blends  # noqa: E402
 
 
 def _frames(beta=0.3, seed=0, scale=1.0):
@@ -19,30 +19,54 @@ def _frames(beta=0.3, seed=0, scale=1.0):
                                       "asym": beta * noisy + (1 - beta) * sym}.items()}
 
 
-@pytest.mark.parametrize("space", ["", "hdr_"])
-def test_an_asymmetric_output_that_is_a_blend_is_matched_by_both_fits(space):
-    """If the 'asymmetric' output is itself 0.3·noisy + 0.7·sym (in linear HDR), the paper's fit
-    finds 0.3 there and every tail statistic equals the output's own; the matched-MSE fit hits its
-    target in either space (after the tonemap the output is no longer a linear blend)."""
-    x, weight = error_spaces(_frames())[space]
-    fireflies = edges = torch.zeros(1, 1, 32, 32, dtype=torch.bool)
+def _masks():
+    fireflies = torch.zeros(1, 1, 32, 32, dtype=torch.bool)
+    edges = torch.zeros(1, 1, 32, 32, dtype=torch.bool)
     edges[..., :4, :] = True
     fireflies[..., -4:, :] = True
-    m = compare_to_blends(x, weight, fireflies, edges)
-    if space == "hdr_":
-        assert m["paperblend_beta"] == pytest.approx(0.3, abs=1e-9)
-        assert m["paperblend_p999"] == pytest.approx(m["p999"], rel=1e-6)
-        assert m["paperblend_kurtosis"] == pytest.approx(m["kurtosis"], rel=1e-6)
-    assert m["blend_mse"] == pytest.approx(m["mse"], rel=1e-6)  # the matched-MSE fit hits its target
+    return fireflies, edges
+
+
+@pytest.mark.parametrize("space", ["", "hdr_"])
+def test_an_asymmetric_output_that_is_a_blend_is_matched_by_both_fits(space):
+    """If the 'asymmetric' output is itself 0.3·noisy + 0.7·sym of linear radiance, the paper's fit
+    finds 0.3 in either space (the blends are made before the tonemap, like the output) and every
+    tail statistic equals the output's own; the matched-MSE fits hit their target."""
+    m = compare_to_blends(_frames(), space, *_masks())
+    assert m["paperblend_beta"] == pytest.approx(0.3, abs=1e-6)
+    assert m["paperblend_p999"] == pytest.approx(m["p999"], rel=1e-5)
+    assert m["paperblend_kurtosis"] == pytest.approx(m["kurtosis"], rel=1e-5)
+    assert m["blend_mse"] == pytest.approx(m["mse"], rel=1e-6)
+    # blending tonemapped images is another blend; in linear space there is nothing to tell apart
+    assert ("displayblend_mse" in m) == (space == "")
+    if space == "":
+        assert m["displayblend_mse"] == pytest.approx(m["mse"], rel=1e-6)
+        assert m["displayblend_beta"] != pytest.approx(m["blend_beta"], abs=1e-3)
+
+
+def test_a_blended_firefly_is_clipped_only_when_tonemapped_images_are_blended():
+    """A perfect denoiser, and an input that is exact but for 16 pixels at 1000 (fireflies). The
+    'asymmetric' output carries 1 % of them, as radiance: 1000 → ~10, which the tonemap shows as
+    0.96. The radiance blend matches it at β = 0.01; blending tonemapped images carries β of an
+    already clipped firefly (≤ 1), so it needs a β near 1 for the same error."""
+    ref = _frames()["ref"]
+    noisy = ref.clone()
+    noisy[..., 8:12, 8:12] = 1000.0
+    x = {"ref": ref, "sym": ref.clone(), "noisy": noisy, "asym": 0.01 * noisy + 0.99 * ref}
+    m = compare_to_blends(x, "", *_masks())
+    assert m["blend_beta"] == pytest.approx(0.01, rel=1e-4)
+    assert m["paperblend_beta"] == pytest.approx(0.01, rel=1e-4)
+    assert m["displayblend_beta"] > 0.5
+    assert m["displayblend_mse"] == pytest.approx(m["mse"], rel=1e-6)
 
 
 def test_hdr_statistics_are_relative_and_tonemapped_ones_are_not():
     """Relative linear error does not care how bright the frame is (once well above its 0.01); the
     tonemap compresses a 10× brighter frame's errors, so its statistics change."""
-    fireflies = edges = torch.zeros(1, 1, 32, 32, dtype=torch.bool)
-    dim, bright = (error_spaces(_frames(scale=k)) for k in (10.0, 100.0))
-    m_dim, m_bright = (compare_to_blends(*sp["hdr_"], fireflies, edges) for sp in (dim, bright))
+    masks = _masks()
+    dim, bright = (_frames(scale=k) for k in (10.0, 100.0))
+    m_dim, m_bright = (compare_to_blends(x, "hdr_", *masks) for x in (dim, bright))
     assert m_bright["p999"] == pytest.approx(m_dim["p999"], rel=0.02)
     assert m_bright["blend_beta"] == pytest.approx(m_dim["blend_beta"], rel=0.02)
-    t_dim, t_bright = (compare_to_blends(*sp[""], fireflies, edges) for sp in (dim, bright))
+    t_dim, t_bright = (compare_to_blends(x, "", *masks) for x in (dim, bright))
     assert t_bright["p999"] < 0.5 * t_dim["p999"]
