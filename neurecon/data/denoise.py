@@ -25,8 +25,9 @@ REFERENCE = "reference"
 class Frame:
     name: str
     spp: int
-    inputs: dict[str, torch.Tensor]  # canonical buffer -> 1×C×H×W
-    reference: torch.Tensor  # 1×3×H×W
+    inputs: dict[str, torch.Tensor]  # canonical buffer -> 1×C×H×W (float32, or bf16 from a pack)
+    reference: torch.Tensor  # 1×3×H×W float32
+    table: np.ndarray | None = None  # the sampler's summed-area table, when a pack holds it
 
 
 def scene_seed(name: str) -> int | None:
@@ -68,13 +69,17 @@ def _frame_bytes(frame: Frame) -> int:
 
 def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
                 limit: int | None = None, progress: bool = False,
-                seeds: Sequence[int] | None = None, copies: int = 1) -> list[Frame]:
+                seeds: Sequence[int] | None = None, copies: int = 1, pack: str | None = None) -> list[Frame]:
     """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers,
     for the scenes `select_scenes(limit, seeds)` picks (so a config names the exact scenes).
 
-    After the first scene, the RAM the rest will take (times `copies`: processes on this machine
-    loading the same set, e.g. DDP ranks) is checked against what the machine has free; a set
-    that does not fit raises MemoryError before loading, rather than swapping for an hour.
+    `pack` ("fp32" or "bf16", see `packed`) maps the scenes from per-scene pack files, built on
+    first use, which the processes on this machine share; None reads them into private memory.
+
+    A set that does not fit in RAM raises MemoryError before loading, rather than swapping for an
+    hour: private sets are checked after the first scene (its size times the scenes, times
+    `copies`: processes on this machine loading the same set, e.g. DDP ranks), packed ones by the
+    packs' size, counted once.
     """
     from tqdm import tqdm
 
@@ -88,6 +93,12 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     if not names:
         raise FileNotFoundError(f"no scenes under {root} with limit {limit}"
                                 + (f" and seeds in {list(seeds)}" if seeds is not None else ""))
+    if pack:
+        frames = _map_packs(root, sets, names, spp, planes, pack, progress)
+        _check_fits(root, pack_bytes_of(frames), len(names), 1, "packed")
+        if not frames:
+            raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
+        return frames
     for i, name in enumerate(tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene")):
         fs = sets[name]
         ref = fs.read("ref")
@@ -108,16 +119,42 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
 
 def _check_memory(root: Path, first: list[Frame], scenes: int, copies: int) -> None:
     """Raise MemoryError when the remaining scenes (sized like the first) will not fit in RAM."""
+    if first:
+        per_scene = sum(_frame_bytes(f) for f in first) + first[0].reference.nbytes
+        _check_fits(root, per_scene * scenes, scenes, copies, "loaded", already=per_scene * copies)
+
+
+def _check_fits(root: Path, total: int, scenes: int, copies: int, how: str, already: int = 0) -> None:
     free = available_memory()
-    if free is None or not first:
-        return
-    per_scene = sum(_frame_bytes(f) for f in first) + first[0].reference.nbytes
-    need = per_scene * (scenes - 1) * copies
-    if need > RAM_HEADROOM * free:
+    if free is not None and total * copies - already > RAM_HEADROOM * free:
         raise MemoryError(
-            f"loading {scenes} scenes from {root} needs ~{per_scene * scenes / 2**30:.1f} GiB per process "
-            f"× {copies} process(es), {free / 2**30:.1f} GiB is free: narrow task.data.train_seeds or "
-            f"train_limit, or run fewer processes")
+            f"{scenes} scenes from {root}, {how}, need ~{total / 2**30:.1f} GiB per process × {copies} "
+            f"process(es), {free / 2**30:.1f} GiB is free: narrow task.data.train_seeds or train_limit, "
+            + ("or pack the set (task.data.pack: bf16), which processes share" if how == "loaded"
+               else "or pack it in bf16"))
+
+
+def _map_packs(root: Path, sets, names, spp, planes, dtype: str, progress: bool) -> list[Frame]:
+    from .packed import ensure_packs, open_pack, pack_dir
+
+    out = pack_dir(root)
+    metas = ensure_packs(sets, names, spp or sets[names[0]].inputs, planes, dtype, out, progress)
+    frames = []
+    for name in names:
+        arrays = open_pack(out, name, metas[name])
+        for s in metas[name]["key"]["spp"]:
+            frames.append(Frame(name, s, {p: arrays[f"{s}/{p}"] for p in planes}, arrays["reference"],
+                                arrays[f"{s}/table"].numpy()))
+    return frames
+
+
+def pack_bytes_of(frames: list[Frame]) -> int:
+    """Bytes of the distinct storages behind packed frames (a scene's file mapping counts once)."""
+    seen = {}
+    for f in frames:
+        st = f.reference.untyped_storage()
+        seen[st.data_ptr()] = st.nbytes()
+    return sum(seen.values())
 
 
 def _importance(frame: Frame) -> np.ndarray:
@@ -149,7 +186,7 @@ class PatchSampler:
         small = [f.name for f in frames if min(f.reference.shape[2:]) < patch]
         if small:
             raise ValueError(f"patch size {patch} is larger than frame(s) {small[:3]}")
-        self.tables = [_importance_table(f) for f in frames]
+        self.tables = [f.table if f.table is not None else _importance_table(f) for f in frames]
 
     def _pick(self, i: int) -> tuple[int, int]:
         H, W = self.frames[i].reference.shape[2:]
@@ -170,7 +207,7 @@ class PatchSampler:
             i = int(self.rng.integers(len(self.frames)))
             f = self.frames[i]
             y, x = self._pick(i)
-            crop = {k: v[..., y:y + P, x:x + P] for k, v in f.inputs.items()}
+            crop = {k: v[..., y:y + P, x:x + P].float() for k, v in f.inputs.items()}
             crop[REFERENCE] = f.reference[..., y:y + P, x:x + P]
             s = float(np.exp(self.rng.uniform(-1, 1) * np.log(self.exposure_range)))
             rot, flip = int(self.rng.integers(4)), bool(self.rng.integers(2))

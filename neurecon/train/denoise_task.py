@@ -6,7 +6,8 @@ Config (`task:` section)::
     name: denoise
     data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,   # train: a dir or a list
            importance: 0.5, source: mitsuba, valid_limit: 8, train_limit: null,
-           train_seeds: null}   # train_seeds: [200, 400] reads only scenes rendered with those seeds
+           train_seeds: null,   # train_seeds: [200, 400] reads only scenes rendered with those seeds
+           pack: null}          # bf16 | fp32: map the train scenes from shared pack files (data/packed.py)
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
     loss: smape            # or a weighted sum such as smape+2*dssim (neurecon.losses.get_loss)
     init: balanced         # optional: start from a shipped model or .pt with the same parameters
@@ -27,7 +28,7 @@ from .trainer import dist_info
 
 DATA_DEFAULTS = {"root": "data/mitsuba", "train": "train", "valid": "valid", "spp": [4, 16], "patch": 64,
                  "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None,
-                 "train_seeds": None}
+                 "train_seeds": None, "pack": None}
 
 
 def train_dirs(data: dict) -> list[str]:
@@ -69,7 +70,8 @@ class DenoiseTask:
         # resolutions people render at); limit and seed range apply to each
         self.train_frames = [f for d in train_dirs(self.data)
                              for f in load_frames(root / d, self.data["spp"], buffers, limit=self.data["train_limit"],
-                                                  progress=progress, seeds=self.data["train_seeds"], copies=copies)]
+                                                  progress=progress, seeds=self.data["train_seeds"], copies=copies,
+                                                  pack=self.data["pack"])]
         self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
                                         limit=self.data["valid_limit"], progress=progress)
         self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
