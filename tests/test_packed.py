@@ -55,7 +55,7 @@ def test_a_bf16_pack_rounds_the_inputs_only_and_batches_come_out_float32(dataset
     batch = data.PatchSampler(list(packed.values()), patch=16, batch=2, seed=0).sample()
     assert all(v.dtype == torch.float32 for v in batch.values())
     data.load_frames(dataset, [4], BUFFERS, pack="fp32")  # another dtype: packs of its own, beside
-    bf16, fp32 = (sum(p.stat().st_size for p in pack_dir(dataset).glob(f"*.{d}.bin")) for d in ("bf16", "fp32"))
+    bf16, fp32 = (sum(p.stat().st_size for p in pack_dir(dataset).glob(f"*.{d}.*.bin")) for d in ("bf16", "fp32"))
     assert 1.3 * bf16 < fp32 < 2 * bf16
 
 
@@ -74,11 +74,29 @@ def test_stale_and_truncated_packs_are_rebuilt(dataset):
     rebuilt = _by_key(data.load_frames(dataset, [4], BUFFERS, pack="fp32"))[(name, 4)].inputs["color"].clone()
     torch.testing.assert_close(rebuilt, 2 * first)
     # a pack cut short (a crash mid-copy, a full disk): rebuilt, not mapped past its end
-    bin_ = out / f"{name}.fp32.bin"
+    (bin_,) = [p for p in out.glob(f"{name}.fp32.*.bin") if p.stat().st_mtime_ns == max(
+        q.stat().st_mtime_ns for q in out.glob(f"{name}.fp32.*.bin"))]  # the newest: the rebuilt one
     with open(bin_, "r+b") as f:
         f.truncate(bin_.stat().st_size // 2)
     again = _by_key(data.load_frames(dataset, [4], BUFFERS, pack="fp32"))
     assert torch.equal(again[(name, 4)].inputs["color"], rebuilt)
+
+
+def test_configs_with_other_planes_get_their_own_packs_and_writes_stay_private(dataset):
+    """Two configs on one split (other buffers) do not rebuild each other's packs; spp=None packs
+    every level, like loading; an in-place write to a mapped tensor reaches neither the file nor
+    the next process to map it."""
+    data.load_frames(dataset, [4], BUFFERS, pack="bf16")
+    stamp = {p: p.stat().st_mtime_ns for p in pack_dir(dataset).glob("*.bin")}
+    data.load_frames(dataset, [4], ["color", "albedo"], pack="bf16")
+    frames = data.load_frames(dataset, None, BUFFERS, pack="bf16")  # all levels: here, 4 spp
+    assert {p: p.stat().st_mtime_ns for p in pack_dir(dataset).glob("*.bin") if p in stamp} == stamp
+    assert len(list(pack_dir(dataset).glob("*.bin"))) == 2 * len(stamp)
+    assert sorted(_by_key(frames)) == sorted(_by_key(data.load_frames(dataset, None, BUFFERS)))
+    before = frames[0].inputs["color"].clone()
+    frames[0].inputs["color"].add_(1.0)
+    again = data.load_frames(dataset, None, BUFFERS, pack="bf16")
+    assert torch.equal(again[0].inputs["color"], before)
 
 
 def _pack_in_process(root):

@@ -69,7 +69,8 @@ def _frame_bytes(frame: Frame) -> int:
 
 def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
                 limit: int | None = None, progress: bool = False,
-                seeds: Sequence[int] | None = None, copies: int = 1, pack: str | None = None) -> list[Frame]:
+                seeds: Sequence[int] | None = None, copies: int = 1, pack: str | None = None,
+                mapped: int = 0) -> list[Frame]:
     """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers,
     for the scenes `select_scenes(limit, seeds)` picks (so a config names the exact scenes).
 
@@ -79,7 +80,8 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     A set that does not fit in RAM raises MemoryError before loading, rather than swapping for an
     hour: private sets are checked after the first scene (its size times the scenes, times
     `copies`: processes on this machine loading the same set, e.g. DDP ranks), packed ones by the
-    packs' size, counted once.
+    packs' size, counted once, plus `mapped`: packs this process already maps (other train
+    directories), which the kernel still counts as free.
     """
     from tqdm import tqdm
 
@@ -94,24 +96,29 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
         raise FileNotFoundError(f"no scenes under {root} with limit {limit}"
                                 + (f" and seeds in {list(seeds)}" if seeds is not None else ""))
     if pack:
-        frames = _map_packs(root, sets, names, spp, planes, pack, progress)
-        _check_fits(root, pack_bytes_of(frames), len(names), 1, "packed")
-        if not frames:
-            raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
-        return frames
-    for i, name in enumerate(tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene")):
-        fs = sets[name]
-        ref = fs.read("ref")
-        ref.sanitize()
-        reference = ref.to_tensor(["color"])  # one tensor for all spp levels of the scene
-        for s in fs.inputs:
-            if spp and s not in spp:
-                continue
-            buf = fs.read(s).require(planes)
-            buf.sanitize()
-            frames.append(Frame(name, s, {p: buf.to_tensor([p]) for p in planes}, reference))
-        if i == 0 and len(names) > 1:
-            _check_memory(root, frames, len(names), copies)
+        from .packed import ensure_packs, open_pack, pack_dir
+
+        metas = ensure_packs(sets, names, spp, planes, pack, pack_dir(root), progress)
+        _check_fits(root, sum(m["size"] for m in metas.values()) + mapped, len(names), 1,
+                    f"packed in {pack}" + (" (plus the packs already mapped)" if mapped else ""))
+        for name in names:
+            arrays = open_pack(pack_dir(root), name, metas[name])
+            frames += [Frame(name, s, {p: arrays[f"{s}/{p}"] for p in planes}, arrays["reference"],
+                             arrays[f"{s}/table"].numpy()) for s in metas[name]["key"]["spp"]]
+    else:
+        for i, name in enumerate(tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene")):
+            fs = sets[name]
+            ref = fs.read("ref")
+            ref.sanitize()
+            reference = ref.to_tensor(["color"])  # one tensor for all spp levels of the scene
+            for s in fs.inputs:
+                if spp and s not in spp:
+                    continue
+                buf = fs.read(s).require(planes)
+                buf.sanitize()
+                frames.append(Frame(name, s, {p: buf.to_tensor([p]) for p in planes}, reference))
+            if i == 0 and len(names) > 1:
+                _check_memory(root, frames, len(names), copies)
     if not frames:
         raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
     return frames
@@ -126,35 +133,22 @@ def _check_memory(root: Path, first: list[Frame], scenes: int, copies: int) -> N
 
 def _check_fits(root: Path, total: int, scenes: int, copies: int, how: str, already: int = 0) -> None:
     free = available_memory()
-    if free is not None and total * copies - already > RAM_HEADROOM * free:
-        raise MemoryError(
-            f"{scenes} scenes from {root}, {how}, need ~{total / 2**30:.1f} GiB per process × {copies} "
-            f"process(es), {free / 2**30:.1f} GiB is free: narrow task.data.train_seeds or train_limit, "
-            + ("or pack the set (task.data.pack: bf16), which processes share" if how == "loaded"
-               else "or pack it in bf16"))
-
-
-def _map_packs(root: Path, sets, names, spp, planes, dtype: str, progress: bool) -> list[Frame]:
-    from .packed import ensure_packs, open_pack, pack_dir
-
-    out = pack_dir(root)
-    metas = ensure_packs(sets, names, spp or sets[names[0]].inputs, planes, dtype, out, progress)
-    frames = []
-    for name in names:
-        arrays = open_pack(out, name, metas[name])
-        for s in metas[name]["key"]["spp"]:
-            frames.append(Frame(name, s, {p: arrays[f"{s}/{p}"] for p in planes}, arrays["reference"],
-                                arrays[f"{s}/table"].numpy()))
-    return frames
+    if free is None or total * copies - already <= RAM_HEADROOM * free:
+        return
+    if how == "loaded":
+        need = f"~{total / 2**30:.1f} GiB per process × {copies} process(es)"
+        fix = "or pack the set (task.data.pack: bf16), which the processes share"
+    else:
+        need = f"{total / 2**30:.1f} GiB, shared by the processes"
+        fix = "or pack it in bf16" if "fp32" in how else "or free some memory"
+    raise MemoryError(f"{scenes} scenes from {root}, {how}, need {need}; {free / 2**30:.1f} GiB is free: "
+                      f"narrow task.data.train_seeds or train_limit, {fix}")
 
 
 def pack_bytes_of(frames: list[Frame]) -> int:
-    """Bytes of the distinct storages behind packed frames (a scene's file mapping counts once)."""
-    seen = {}
-    for f in frames:
-        st = f.reference.untyped_storage()
-        seen[st.data_ptr()] = st.nbytes()
-    return sum(seen.values())
+    """Bytes of the distinct file mappings behind packed frames (one per scene)."""
+    storages = {f.reference.untyped_storage().data_ptr(): f.reference.untyped_storage().nbytes() for f in frames}
+    return sum(storages.values())
 
 
 def _importance(frame: Frame) -> np.ndarray:

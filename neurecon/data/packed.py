@@ -1,25 +1,32 @@
 """Training scenes packed one file each and memory-mapped, so that DDP ranks share one copy.
 
 Why: every rank used to decode the EXRs and hold its own float32 copy of the training set, which
-capped two ranks on this 23 GB machine at about 1000 256² scenes (the rest of the RAM check's
-story is in `load_frames`). A pack holds a scene's sanitised input planes at every spp level, its
-reference (always fp32: it is the target) and the sampler's summed-area tables. It is mapped with
-MAP_SHARED, so the ranks read the same page-cache pages, and a restart skips the EXR decode.
+capped two ranks on this 23 GB machine at about 1000 256² scenes. A pack holds a scene's sanitised
+input planes at its spp levels, its reference (always fp32: it is the target) and the sampler's
+summed-area tables. Processes mapping the same file read the same page-cache pages, and a restart
+skips the EXR decode. The mapping is private (copy-on-write) and the file is opened read-only, so
+nothing a process does to its tensors can reach the file or another process.
 
-`dtype: bf16` also halves the input planes. Training under bf16 autocast rounds them to bf16 at
-the first convolution anyway; what else sees them (the kernels' weighted sum of the noisy colour)
-averages the 2⁻⁹ relative rounding over a kernel's pixels, far below 4–16 spp noise.
+`dtype: bf16` also halves the input planes, rounding each value by at most 2⁻⁸ of itself. The
+network's inputs are features computed from these planes, which bf16 mixed precision rounds as
+much again; the kernels' weighted sum of the noisy colour averages the rounding over a kernel's
+pixels. Both are far below the noise of 4–16 spp.
 
-Layout: `<split>/.packed/<scene>.<dtype>.bin` (raw arrays, 64-byte aligned) and `.json` (what is
-where, and the key: format, dtype, planes, spp levels and the source files' sizes and mtimes). A
-pack whose key or size does not match is rebuilt, by writing a new file and renaming it over the old
-one: a pack is never changed in place, so a running training's mapping stays what it mapped. Ranks packing the same split at once split the
-work through one lock file per scene.
+Layout: `<split>/.packed/<scene>.<dtype>.<key hash>.bin` (raw arrays, 64-byte aligned) and `.json`
+(what is where, and the key). The key is what the pack was made from: the packed source files'
+names, sizes and mtimes, the planes and spp levels, and the source of the code that computes the
+arrays. Configs with other planes or levels get packs of their own, and a change to any source
+file makes a new pack. Old packs are not deleted: `.packed/` may be removed at any time. Ranks
+packing the same split at once split the work through one lock file per scene.
 """
 from __future__ import annotations
 
 import fcntl
+import functools
+import hashlib
+import inspect
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -29,7 +36,6 @@ import torch
 from ..io._atomic import atomic_output
 from ..io.oidn_layout import FrameSet
 
-FORMAT = 1
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 _ALIGN = 64
 
@@ -38,17 +44,35 @@ def pack_dir(split: Path) -> Path:
     return Path(split) / ".packed"
 
 
-def _file(out: Path, name: str, dtype: str, ext: str) -> Path:
-    """One of a scene's pack files (a scene in a sub-directory is named `sub/name`)."""
-    return out / f"{name.replace('/', '--')}.{dtype}{ext}"
+@functools.cache
+def _code_version() -> str:
+    """A hash of the code whose output a pack freezes (sanitising, tensor layout, the sampler's
+    importance table, the pack's own layout): editing any of it makes new packs, not stale ones."""
+    from ..buffers import Buffers
+    from . import denoise
+
+    parts = [Buffers.sanitize, Buffers.to_tensor, denoise._importance, denoise._importance_table,
+             _read_scene, write_pack, _write_arrays]
+    return hashlib.sha1("".join(inspect.getsource(p) for p in parts).encode()).hexdigest()[:12]
 
 
 def pack_key(fs: FrameSet, spp: Sequence[int], planes: Sequence[str], dtype: str) -> dict:
-    """What a pack was made from: a change to any of it means the pack is stale."""
-    files = {str(t): {p: [path.name, path.stat().st_size, path.stat().st_mtime_ns]
-                      for p, path in sorted(fs.files[t].items())}
-             for t in fs.files if t in spp or t in ("ref", fs.reference_spp)}
-    return {"format": FORMAT, "dtype": dtype, "planes": list(planes), "spp": list(spp), "files": files}
+    """What a pack of `fs` is made from (stat only, no reads)."""
+    ref_tag = "ref" if "ref" in fs.files else fs.reference_spp
+    used = {str(s): {p: fs.files[s][p] for p in planes if p in fs.files[s]} for s in spp}
+    used["ref"] = {"color": fs.files[ref_tag]["color"]} if ref_tag in fs.files else {}
+    files = {t: {p: [path.name, path.stat().st_size, path.stat().st_mtime_ns] for p, path in sorted(level.items())}
+             for t, level in used.items()}
+    return {"code": _code_version(), "dtype": dtype, "planes": list(planes), "spp": list(spp), "files": files}
+
+
+def _key_hash(key: dict) -> str:
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _file(out: Path, name: str, key: dict, ext: str) -> Path:
+    """One of a scene's pack files (a scene in a sub-directory is named `sub/name`)."""
+    return out / f"{name.replace('/', '--')}.{key['dtype']}.{_key_hash(key)}{ext}"
 
 
 def _read_scene(fs: FrameSet, spp: Sequence[int], planes: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -68,38 +92,56 @@ def _read_scene(fs: FrameSet, spp: Sequence[int], planes: Sequence[str]) -> dict
     return arrays
 
 
-def write_pack(fs: FrameSet, spp: Sequence[int], planes: Sequence[str], dtype: str, out: Path) -> None:
-    """Pack one scene into `out/<scene>.bin` + `.json` (both replaced atomically, .bin first)."""
-    arrays = _read_scene(fs, spp, planes)
+def write_pack(fs: FrameSet, key: dict, out: Path) -> None:
+    """Pack one scene as `key` describes it into its .bin and .json (each written to a temp file,
+    synced and renamed into place; the .json last, so a .json always has its whole .bin)."""
+    for attempt in range(3):
+        arrays = _read_scene(fs, key["spp"], key["planes"])
+        if pack_key(fs, key["spp"], key["planes"], key["dtype"]) == key:
+            break
+        key = pack_key(fs, key["spp"], key["planes"], key["dtype"])  # a file changed while read: again
+    else:
+        raise RuntimeError(f"the files of scene {fs.name} kept changing while it was packed; is a render "
+                           f"still writing into {fs.files[key['spp'][0]]['color'].parent}?")
     index, offset = {}, 0
     for name, t in arrays.items():
         if name != "reference" and not name.endswith("/table"):
-            t = arrays[name] = t.to(DTYPES[dtype])
+            t = arrays[name] = t.to(DTYPES[key["dtype"]])
         offset = -(-offset // _ALIGN) * _ALIGN
         index[name] = {"offset": offset, "dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape)}
         offset += t.numel() * t.element_size()
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_output(_file(out, fs.name, dtype, ".bin")) as tmp, open(tmp, "wb") as f:
-        for name, t in arrays.items():
-            f.seek(index[name]["offset"])
-            f.write(t.contiguous().view(torch.uint8).numpy().tobytes())
-    meta = {"key": pack_key(fs, spp, planes, dtype), "size": offset, "arrays": index}
-    with atomic_output(_file(out, fs.name, dtype, ".json")) as tmp:
-        Path(tmp).write_text(json.dumps(meta))
+    for path, write in ((_file(out, fs.name, key, ".bin"), lambda f: _write_arrays(f, arrays, index)),
+                        (_file(out, fs.name, key, ".json"),
+                         lambda f: f.write(json.dumps({"key": key, "size": offset, "arrays": index}).encode()))):
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(path, 0o644)  # the temp file's 0600 would keep other users out
+
+
+def _write_arrays(f, arrays: dict[str, torch.Tensor], index: dict) -> None:
+    for name, t in arrays.items():
+        f.seek(index[name]["offset"])
+        f.write(t.contiguous().view(torch.uint8).numpy().tobytes())
 
 
 def _valid_index(out: Path, name: str, key: dict) -> dict | None:
     try:
-        meta = json.loads(_file(out, name, key["dtype"], ".json").read_text())
-        size = _file(out, name, key["dtype"], ".bin").stat().st_size
+        meta = json.loads(_file(out, name, key, ".json").read_text())
+        size = _file(out, name, key, ".bin").stat().st_size
     except (OSError, ValueError):
         return None
     return meta if meta.get("key") == key and meta.get("size") == size else None
 
 
 def open_pack(out: Path, name: str, meta: dict) -> dict[str, torch.Tensor]:
-    """The scene's arrays as views of one shared, read-only-by-convention file mapping."""
-    raw = torch.from_file(str(_file(out, name, meta["key"]["dtype"], ".bin")), shared=True, size=meta["size"], dtype=torch.uint8)
+    """The scene's arrays as views of one read-only, copy-on-write file mapping."""
+    path = _file(out, name, meta["key"], ".bin")
+    if path.stat().st_size != meta["size"]:
+        raise OSError(f"pack {path} is {path.stat().st_size} bytes, its index says {meta['size']}: delete it to repack")
+    raw = torch.from_file(str(path), shared=False, size=meta["size"], dtype=torch.uint8)
     arrays = {}
     for k, m in meta["arrays"].items():
         dt = getattr(torch, m["dtype"])
@@ -108,14 +150,16 @@ def open_pack(out: Path, name: str, meta: dict) -> dict[str, torch.Tensor]:
     return arrays
 
 
-def ensure_packs(sets: dict[str, FrameSet], names: Sequence[str], spp: Sequence[int], planes: Sequence[str],
-                 dtype: str, out: Path, progress: bool = False) -> dict[str, dict]:
-    """Pack every named scene that has no valid pack; return each scene's index. Ranks running this
-    at once take turns per scene: a scene locked by another rank is left for a second, waiting pass."""
+def ensure_packs(sets: dict[str, FrameSet], names: Sequence[str], spp: Sequence[int] | None,
+                 planes: Sequence[str], dtype: str, out: Path, progress: bool = False) -> dict[str, dict]:
+    """Pack every named scene (at the levels in `spp` it has; all of them if None) that has no
+    valid pack; return each scene's index. Ranks running this at once take turns per scene: a
+    scene locked by another rank is left for a second, waiting pass."""
     from tqdm import tqdm
 
     if dtype not in DTYPES:
-        raise ValueError(f"task.data.pack must be one of {sorted(DTYPES)} (or null for in-memory float32), got {dtype!r}")
+        raise ValueError(f"task.data.pack must be one of {sorted(DTYPES)} (or null for in-memory float32), "
+                         f"got {dtype!r}")
     out.mkdir(parents=True, exist_ok=True)
     metas: dict[str, dict] = {}
     todo = list(names)
@@ -123,22 +167,24 @@ def ensure_packs(sets: dict[str, FrameSet], names: Sequence[str], spp: Sequence[
         for blocking in (False, True):
             left = []
             for name in todo:
-                key = pack_key(sets[name], [s for s in spp if s in sets[name].inputs], planes, dtype)
-                with open(_file(out, name, dtype, ".lock"), "w") as lock:
+                fs = sets[name]
+                levels = [s for s in fs.inputs if not spp or s in spp]  # ascending, as load_frames
+                with open(out / f"{name.replace('/', '--')}.{dtype}.lock", "w") as lock:
                     try:
                         fcntl.flock(lock, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
                     except BlockingIOError:
                         left.append(name)
                         continue
+                    key = pack_key(fs, levels, planes, dtype)
                     meta = _valid_index(out, name, key)
                     if meta is None:
-                        write_pack(sets[name], key["spp"], planes, dtype, out)
-                        meta = _valid_index(out, name, key)
+                        for tmp in out.glob(f".{name.replace('/', '--')}.{dtype}.*.tmp"):
+                            tmp.unlink()  # a killed writer's leftovers: only the lock holder writes
+                        write_pack(fs, key, out)
+                        meta = _valid_index(out, name, pack_key(fs, levels, planes, dtype))
+                    if meta is None:
+                        raise RuntimeError(f"scene {name} changed right after it was packed into {out}")
                     metas[name] = meta
                 bar.update()
             todo = left
     return metas
-
-
-def pack_bytes(metas: dict[str, dict]) -> int:
-    return sum(m["size"] for m in metas.values())

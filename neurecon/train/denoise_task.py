@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .. import metrics
-from ..data.denoise import REFERENCE, PatchSampler, load_frames
+from ..data.denoise import REFERENCE, PatchSampler, load_frames, pack_bytes_of
 from ..losses import get_loss
 from ..models import build_model
 from ..nn.features import DEFAULT_SOURCES
@@ -68,10 +68,12 @@ class DenoiseTask:
         copies = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # ranks on this machine, each holding the set
         # `train` may list several split directories (e.g. 128² and 256² renders: training at the
         # resolutions people render at); limit and seed range apply to each
-        self.train_frames = [f for d in train_dirs(self.data)
-                             for f in load_frames(root / d, self.data["spp"], buffers, limit=self.data["train_limit"],
-                                                  progress=progress, seeds=self.data["train_seeds"], copies=copies,
-                                                  pack=self.data["pack"])]
+        self.train_frames = []
+        for d in train_dirs(self.data):
+            self.train_frames += load_frames(root / d, self.data["spp"], buffers, limit=self.data["train_limit"],
+                                             progress=progress, seeds=self.data["train_seeds"], copies=copies,
+                                             pack=self.data["pack"],
+                                             mapped=pack_bytes_of(self.train_frames) if self.data["pack"] else 0)
         self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
                                         limit=self.data["valid_limit"], progress=progress)
         self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
