@@ -14,13 +14,18 @@ that its MSE matches the asymmetric output's, the asymmetric output has lighter 
 (99.9th percentile of |output − reference|). The blend is made of linear radiance and then
 tonemapped, like the asymmetric output; `displayblend_*` blends the tonemapped images instead,
 which clips the input's fireflies before they are blended in. Also reported: the paper's own fit
-(β minimising ‖blend − asymmetric‖²), the kurtosis of the error, and where the worst 0.1 % of pixels lie: on
-input fireflies (the 1 % of pixels whose input error is largest) or on edges (the 10 % of
-highest reference contrast), plus the 99.9th percentile with the firefly pixels left out. The
-same comparison in linear HDR (`hdr_*`: relative error |d − r| / (r̄ + 0.01), r̄ the channel mean of
-the reference; β and the firefly mask computed there), where a firefly is not compressed by the tonemap. Also measured: the interactive speed-up of
-re-evaluating only the λ-dependent tail (cached features) against a full denoise.
-Writes asymmetric.json, asymmetric.png (curves) and asymmetric_crops.png.
+(β minimising ‖blend − asymmetric‖²), the kurtosis of the error, where the worst 0.1 % of pixels
+lie (on input fireflies, the 1 % of pixels whose input error is largest, or on edges, the 10 % of
+highest reference contrast), the 99.9th percentile with the firefly pixels left out, and that of
+the isolated error (a pixel's error minus its 3×3 neighbourhood's median: large on speckles such
+as fireflies, small on an error the neighbours share, such as a blurred edge). The same
+comparison in linear HDR (`hdr_*`: relative error |d − r| / (r̄ + 0.01), r̄ the channel mean of
+the reference; β and the firefly mask computed there), where a firefly is not compressed by the
+tonemap. Also measured: the interactive speed-up of re-evaluating only the λ-dependent tail
+(cached features) against a full denoise.
+Writes asymmetric.json, asymmetric.png (curves), asymmetric_crops.png (one crop at every λ) and
+fig18.png (Fig. 18's comparison at λ = 10: input, matched-MSE blend, asymmetric output, reference,
+on the window with the most input fireflies of each of the first four scenes).
 """
 from __future__ import annotations
 
@@ -54,12 +59,21 @@ def region_masks(ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return contrast <= lo, contrast >= hi
 
 
+def isolated(e: torch.Tensor) -> torch.Tensor:
+    """The part of a 1×1×H×W error map that stands out of its 3×3 neighbourhood (e minus the
+    neighbourhood's median, ≥ 0): large on speckles such as fireflies, small on an error its
+    neighbours share (a blurred edge, a colour shift)."""
+    patches = F.unfold(F.pad(e, (1, 1, 1, 1), mode="replicate"), 3)
+    return (e - patches.median(1).values.view_as(e)).clamp_min(0)
+
+
 def tail_stats(err: torch.Tensor, fireflies: torch.Tensor, edges: torch.Tensor) -> dict:
     """Error-tail shape of one output: p999, kurtosis, and where its worst 0.1 % of pixels lie."""
     e = err.abs().mean(1, keepdim=True)
     worst = e >= torch.quantile(e.flatten(), 0.999)
     c = err.flatten() - err.mean()
     return {"p999": float(torch.quantile(err.abs().flatten()[::7], 0.999)),
+            "p999_isolated": float(torch.quantile(isolated(e).flatten(), 0.999)),
             "p999_no_fireflies": float(torch.quantile(e[~fireflies], 0.999)),
             "kurtosis": float(c.pow(4).mean() / c.pow(2).mean() ** 2),
             "worst_on_fireflies": float((worst & fireflies).sum() / worst.sum()),
@@ -167,7 +181,7 @@ def main(argv=None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     den = Denoiser.load(a.model)
     frames = find_frames(a.data)
-    rows, crops = [], None
+    rows, crops, fig_rows = [], None, []
     speed = []
     for name in sorted(frames)[: a.limit]:
         fs = frames[name]
@@ -201,6 +215,9 @@ def main(argv=None) -> int:
             rows.append(rec)
             if crops is None and spp == min(a.spp):
                 crops = (buf["color"], outs, ref_img, flat)
+            if spp == min(a.spp) and len(fig_rows) < 4:
+                fig_rows.append((name, buf["color"], sym_img, outs[LAMBDAS[-1]], ref_img,
+                                 rec["lambda"][str(LAMBDAS[-1])]["blend_beta"], masks[""][0]))
             print(f"{name} {spp} spp: " + "  ".join(
                 f"λ={lam:g} noise {rec['lambda'][str(lam)]['noise_flat']:.2e} detail {rec['lambda'][str(lam)]['detail_kept']:.3f}"
                 for lam in LAMBDAS), flush=True)
@@ -222,6 +239,11 @@ def main(argv=None) -> int:
                            str(l): s[str(l)]["p999"] < s[str(l)]["paperblend_p999"] for l in LAMBDAS[1:]},
                        "asymmetric_tails_lighter_than_display_blend": {
                            str(l): s[str(l)]["p999"] < s[str(l)]["displayblend_p999"] for l in LAMBDAS[1:]},
+                       "isolated_tails_lighter_than_blend": {
+                           str(l): s[str(l)]["p999_isolated"] < s[str(l)]["blend_p999_isolated"] for l in LAMBDAS[1:]},
+                       "hdr_isolated_tails_lighter_than_blend": {
+                           str(l): s[str(l)]["hdr_p999_isolated"] < s[str(l)]["hdr_blend_p999_isolated"]
+                           for l in LAMBDAS[1:]},
                        "lighter_without_fireflies": {
                            str(l): s[str(l)]["p999_no_fireflies"] < s[str(l)]["blend_p999_no_fireflies"]
                            for l in LAMBDAS[1:]},
@@ -236,6 +258,8 @@ def main(argv=None) -> int:
     plot(summary, out_dir / "asymmetric.png")
     if crops:
         crop_grid(*crops, out_dir / "asymmetric_crops.png")
+    if fig_rows:
+        fig18(fig_rows, spp=min(a.spp), path=out_dir / "fig18.png")
     print(json.dumps({"checks": checks, "speed": sp}, indent=1))
     return 0
 
@@ -246,7 +270,7 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 5, figsize=(20, 3.4))
+    fig, axes = plt.subplots(1, 6, figsize=(24, 3.4))
     for spp, s in summary.items():
         x = list(LAMBDAS)
         axes[0].plot(x, [s[str(l)]["noise_flat"] for l in x], "o-", label=f"{spp} spp")
@@ -258,13 +282,45 @@ def plot(summary: dict, path: Path) -> None:
         axes[3].plot(x, [s[str(l)]["blend_worst_on_fireflies"] for l in x], "x--", label=f"β-blend {spp} spp")
         axes[4].plot(x, [s[str(l)]["hdr_p999"] for l in x], "o-", label=f"asymmetric {spp} spp")
         axes[4].plot(x, [s[str(l)]["hdr_blend_p999"] for l in x], "x--", label=f"β-blend {spp} spp")
+        axes[5].plot(x, [s[str(l)]["p999_isolated"] for l in x], "o-", label=f"asymmetric {spp} spp")
+        axes[5].plot(x, [s[str(l)]["blend_p999_isolated"] for l in x], "x--", label=f"β-blend {spp} spp")
     axes[0].set(xlabel="λ", ylabel="residual noise (flat regions)", xscale="log", yscale="log")
     axes[1].set(xlabel="λ", ylabel="detail kept (textured regions)", xscale="log")
     axes[2].set(xlabel="λ", ylabel="tonemapped: 99.9th pct |error|", xscale="log")
     axes[3].set(xlabel="λ", ylabel="worst 0.1 % on input fireflies", xscale="log")
     axes[4].set(xlabel="λ", ylabel="linear HDR: 99.9th pct rel. error", xscale="log")
+    axes[5].set(xlabel="λ", ylabel="tonemapped: 99.9th pct isolated error", xscale="log")
     for ax in axes:
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def fig18(rows, spp: int, path: Path, size: int = 64) -> None:
+    """Fig. 18 side by side: per scene the size² window holding most of the input's fireflies, shown
+    as noisy input | β-blend (radiance, β matching the asymmetric output's tonemapped MSE) |
+    asymmetric output at the largest λ | reference, all tonemapped the same way."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lam = LAMBDAS[-1]
+    fig, axes = plt.subplots(len(rows), 4, figsize=(10, 2.6 * len(rows)), squeeze=False)
+    for r, (name, noisy, sym, asym, ref, beta, fireflies) in enumerate(rows):
+        count = F.avg_pool2d(fireflies.double(), size, 8)[0, 0]
+        y, x = (int(v) * 8 for v in np.unravel_index(int(count.argmax()), tuple(count.shape)))
+        tiles = {"noisy input": noisy, f"β-blend (β = {beta:.2f})": beta * noisy + (1 - beta) * sym,
+                 f"asymmetric, λ = {lam:g}": asym, "reference": ref}
+        for c, (title, img) in enumerate(tiles.items()):
+            shown = tonemap(as_tensor(img[y:y + size, x:x + size]))[0].permute(1, 2, 0).numpy()
+            axes[r, c].imshow(shown.clip(0, 1), interpolation="nearest")
+            axes[r, c].set_title(title if r == 0 else "", fontsize=9)
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(f"{name}, {spp} spp", fontsize=8)
+    fig.suptitle("Fig. 18: blending the input back in keeps its fireflies; the asymmetric loss keeps noise where "
+                 "the denoiser is unsure", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -70,3 +70,17 @@ def test_hdr_statistics_are_relative_and_tonemapped_ones_are_not():
     assert m_bright["blend_beta"] == pytest.approx(m_dim["blend_beta"], rel=0.02)
     t_dim, t_bright = (compare_to_blends(x, "", *masks) for x in (dim, bright))
     assert t_bright["p999"] < 0.5 * t_dim["p999"]
+
+
+def test_the_isolated_error_is_large_on_a_speckle_and_zero_on_a_shared_error():
+    """A firefly-like impulse stands out of its 3×3 neighbourhood by its full height; an error that
+    half the image shares (an edge, a colour shift) does not stand out anywhere."""
+    from asymmetric import isolated
+
+    e = torch.full((1, 1, 16, 16), 0.01, dtype=torch.float64)
+    e[..., 8:, :] = 0.5
+    e[..., 3, 4] = 0.9
+    iso = isolated(e)
+    assert float(iso[..., 3, 4]) == pytest.approx(0.89)
+    iso[..., 3, 4] = 0
+    assert float(iso.abs().max()) == 0.0
