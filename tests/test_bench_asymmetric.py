@@ -34,6 +34,7 @@ def test_an_asymmetric_output_that_is_a_blend_is_matched_by_both_fits(space):
     tail statistic equals the output's own; the matched-MSE fits hit their target."""
     m = compare_to_blends(_frames(), space, *_masks())
     assert m["paperblend_beta"] == pytest.approx(0.3, abs=1e-6)
+    assert m["blend_beta"] == pytest.approx(0.3, abs=1e-6)
     assert m["paperblend_p999"] == pytest.approx(m["p999"], rel=1e-5)
     assert m["paperblend_kurtosis"] == pytest.approx(m["kurtosis"], rel=1e-5)
     assert m["blend_mse"] == pytest.approx(m["mse"], rel=1e-6)
@@ -80,6 +81,7 @@ def test_the_isolated_error_is_large_on_a_speckle_and_zero_on_a_shared_error():
     e = torch.full((1, 1, 16, 16), 0.01, dtype=torch.float64)
     e[..., 8:, :] = 0.5
     e[..., 3, 4] = 0.9
+    e[..., 12, 6] = 0.0  # a pixel below its neighbours does not stand out: 0, not negative
     iso = isolated(e)
     assert float(iso[..., 3, 4]) == pytest.approx(0.89)
     iso[..., 3, 4] = 0
