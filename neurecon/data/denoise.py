@@ -107,20 +107,24 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
                              arrays[f"{s}/table"].numpy()) for s in metas[name]["key"]["spp"]]
     else:
         for i, name in enumerate(tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene")):
-            fs = sets[name]
-            ref = fs.read("ref")
-            ref.sanitize()
-            reference = ref.to_tensor(["color"])  # one tensor for all spp levels of the scene
-            for s in fs.inputs:
-                if spp and s not in spp:
-                    continue
-                buf = fs.read(s).require(planes)
-                buf.sanitize()
-                frames.append(Frame(name, s, {p: buf.to_tensor([p]) for p in planes}, reference))
+            frames += read_scene(sets[name], [s for s in sets[name].inputs if not spp or s in spp], planes)
             if i == 0 and len(names) > 1:
                 _check_memory(root, frames, len(names), copies)
     if not frames:
         raise FileNotFoundError(f"no noisy frames with spp in {spp} under {root}")
+    return frames
+
+
+def read_scene(fs, levels: Sequence[int], planes: Sequence[str]) -> list[Frame]:
+    """One scene's sanitised frames at `levels`, sharing one reference tensor."""
+    ref = fs.read("ref")
+    ref.sanitize()
+    reference = ref.to_tensor(["color"])
+    frames = []
+    for s in levels:
+        buf = fs.read(s).require(planes)
+        buf.sanitize()
+        frames.append(Frame(fs.name, s, {p: buf.to_tensor([p]) for p in planes}, reference))
     return frames
 
 

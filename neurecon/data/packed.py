@@ -51,7 +51,7 @@ def _code_version() -> str:
     from ..buffers import Buffers
     from . import denoise
 
-    parts = [Buffers.sanitize, Buffers.to_tensor, denoise._importance, denoise._importance_table,
+    parts = [Buffers.sanitize, Buffers.to_tensor, denoise.read_scene, denoise._importance, denoise._importance_table,
              _read_scene, write_pack, _write_arrays]
     return hashlib.sha1("".join(inspect.getsource(p) for p in parts).encode()).hexdigest()[:12]
 
@@ -77,18 +77,13 @@ def _file(out: Path, name: str, key: dict, ext: str) -> Path:
 
 def _read_scene(fs: FrameSet, spp: Sequence[int], planes: Sequence[str]) -> dict[str, torch.Tensor]:
     """The arrays a pack holds, named `reference`, `<spp>/<plane>` and `<spp>/table` (float32/64)."""
-    from .denoise import Frame, _importance_table  # the sampler's table, from its one home
+    from .denoise import _importance_table, read_scene  # one home each: loading, the sampler's table
 
-    ref = fs.read("ref")
-    ref.sanitize()
-    reference = ref.to_tensor(["color"])
-    arrays = {"reference": reference}
-    for s in spp:
-        buf = fs.read(s).require(planes)
-        buf.sanitize()
-        inputs = {p: buf.to_tensor([p]) for p in planes}
-        arrays.update({f"{s}/{p}": t for p, t in inputs.items()})
-        arrays[f"{s}/table"] = torch.from_numpy(_importance_table(Frame(fs.name, s, inputs, reference)))
+    frames = read_scene(fs, spp, planes)
+    arrays = {"reference": frames[0].reference} if frames else {}  # no level asked for: nothing to map
+    for f in frames:
+        arrays.update({f"{f.spp}/{p}": t for p, t in f.inputs.items()})
+        arrays[f"{f.spp}/table"] = torch.from_numpy(_importance_table(f))
     return arrays
 
 
