@@ -173,6 +173,16 @@ def compare_to_blends(lin: dict[str, torch.Tensor], prefix: str, fireflies, edge
     return m
 
 
+def lambda_outputs(den: Denoiser, buf) -> tuple:
+    """(session, {λ: output}, symmetric output) for one frame: the λ outputs from one feature pass,
+    the symmetric one from the frozen backbone the specialiser was trained on."""
+    sess = den.session(buf)
+    outs = {lam: sess.denoise(lam) for lam in LAMBDAS}
+    with torch.no_grad(), trunk(den.precision):  # the precision the λ outputs ran in
+        sym_img = den.model.backbone(sess.inputs, sess.source)[0].float().permute(1, 2, 0).numpy()
+    return sess, outs, sym_img
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/mitsuba/test")
@@ -197,11 +207,8 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             den.denoise_buffers(buf, lam=2.0)
             full_s = time.perf_counter() - t
-            sess = den.session(buf)
-            outs = {lam: sess.denoise(lam) for lam in LAMBDAS}
+            sess, outs, sym_img = lambda_outputs(den, buf)
             speed.append({"full_s": full_s, "tail_s": sess.last_seconds, "features_s": sess.feature_seconds})
-            with torch.no_grad(), trunk(den.precision):  # the precision the λ outputs ran in
-                sym_img = den.model.backbone(sess.inputs, sess.source)[0].float().permute(1, 2, 0).numpy()
             lin = {"noisy": as_tensor(buf["color"]), "sym": as_tensor(sym_img), "ref": as_tensor(ref_img)}
             # fireflies: the input's worst pixels in each space's own error (the tonemap shrinks them)
             masks = {}

@@ -1,0 +1,262 @@
+"""Fig. 18 on the noise itself: K independent renders of each test scene split every output's
+error into bias (its mean over the renders minus the reference) and noise (each render's output
+minus that mean), and the noise of the asymmetric output is set against that of the naive blend.
+
+    .venv/bin/python bench/asymmetric_noise.py --data data/mitsuba/test --model lambda --out bench/results/asym_noise
+
+Why: the paper's claim (Vogels et al. 2018 §5.5) is about noise: blending the noisy input back
+into the symmetric output "preserves fireflies and the final image inherits the heavy-tail noise
+distribution of the input", while the asymmetric loss "produces a visually more uniform noise
+which increases in regions of low confidence". `bench/asymmetric.py` can only look at one render
+per scene, where noise and bias (blur at edges) are mixed in |output − reference|.
+
+Per test scene, spp and λ ∈ {2, 5, 10}: K renders at new seeds (never the test split's own), each
+denoised by the λ model (λ outputs and the frozen symmetric backbone from one feature pass), and
+the blend β·noisy + (1 − β)·symmetric of linear radiance with β fitted so that its MSE over the K
+renders matches the asymmetric output's (in each error space of `asymmetric.SPACES`: tonemapped,
+and linear relative error). Measured on the noise n = (x_k − mean_k x_k)·√(K/(K−1)):
+- `p999_noise`: 99.9th percentile of |n| over pixels, channels and renders;
+- `kurtosis`: each pixel's kurtosis over its K renders (of the channel-mean noise), averaged over
+  pixels with weights ∝ the pixel's noise variance: the heavy tail of a pixel's own noise, not the
+  spread of noise levels across the frame, which the asymmetric loss is meant to vary;
+- `confidence_corr`: Spearman correlation, over pixels, of the noise std with the symmetric
+  output's RMS error (where the denoiser is unsure);
+- also `p999_error` (the `asymmetric.py` statistic, on K× the samples), `bias_mse`, `noise_var`.
+
+Verdict, fixed before the first run (commit message of this file): Fig. 18's claim holds at a
+(spp, λ) if, in the tonemapped space, the asymmetric output's noise has both a lower `p999_noise`
+and a lower `kurtosis` than the matched-MSE blend's (means over the scenes); it holds for the
+test split if it holds at every spp and λ > 1. The linear space and `confidence_corr` are reported
+beside it, not part of the verdict.
+Writes asymmetric_noise.json, asymmetric_noise.png (the statistics against λ) and noise_maps.png
+(per-pixel noise std of the blend and of the asymmetric output beside the symmetric output's error).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from asymmetric import LAMBDAS, SPACES, fit_beta, lambda_outputs  # noqa: E402
+from neurecon.denoise import Denoiser  # noqa: E402
+from neurecon.io import find_frames  # noqa: E402
+from neurecon.metrics import as_tensor  # noqa: E402
+
+# Render seeds of the realisations: far above the dataset's (scene_seed·16 + level), so no
+# realisation repeats the test split's own noisy images or its reference.
+REALISATION_SEED_BASE = 1 << 40
+
+
+def realisation_seed(scene_seed: int, spp: int, k: int) -> int:
+    if not (0 <= k < 256 and 0 < spp < 4096):
+        raise ValueError(f"realisation seeds cover k < 256 renders at spp < 4096, got k={k}, spp={spp}")
+    return REALISATION_SEED_BASE + (scene_seed * 4096 + spp) * 256 + k
+
+
+def split_error(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(bias, noise) of K renders' outputs x (K×C×H×W) against ref (1×C×H×W): bias = mean − ref,
+    noise = (x − mean)·√(K/(K−1)), so that E[noise²] is the per-pixel variance."""
+    k = x.shape[0]
+    mean = x.mean(0, keepdim=True)
+    return mean - ref, (x - mean) * (k / (k - 1)) ** 0.5
+
+
+def pixel_kurtosis(noise: torch.Tensor) -> float:
+    """Kurtosis of each pixel's channel-mean noise over the K renders, averaged over pixels with
+    weights ∝ the pixel's variance (Σ m4/m2 / Σ m2); pixels without noise carry no weight."""
+    n = noise.mean(1)  # K×H×W
+    m2, m4 = n.pow(2).mean(0), n.pow(4).mean(0)
+    live = m2 > 0
+    return float((m4[live] / m2[live]).sum() / m2[live].sum())
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    def ranks(x):
+        r = torch.empty_like(x)
+        r[x.flatten().argsort()] = torch.arange(x.numel(), dtype=x.dtype)
+        return r
+
+    ra, rb = ranks(a.flatten()), ranks(b.flatten())
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.pow(2).sum() * rb.pow(2).sum()).sqrt())
+
+
+def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor) -> dict:
+    """Statistics of K outputs (already in an error space) against the reference in that space;
+    `unsure` is the symmetric output's per-pixel RMS error there."""
+    bias, noise = split_error(x * weight, ref * weight)
+    err = (x - ref) * weight
+    std = noise.pow(2).mean((0, 1)).sqrt()
+    return {"mse": float(err.pow(2).mean()),
+            "bias_mse": float(bias.pow(2).mean()),
+            "noise_var": float(noise.pow(2).mean()),
+            "p999_noise": float(torch.quantile(noise.abs().flatten()[::3], 0.999)),
+            "p999_error": float(torch.quantile(err.abs().flatten()[::3], 0.999)),
+            "kurtosis": pixel_kurtosis(noise),
+            "confidence_corr": spearman(std, unsure)}
+
+
+def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """Noise statistics of the asymmetric outputs and of the matched-MSE radiance blend in one
+    error space. `lin` holds K×3×H×W linear stacks "noisy", "sym", "asym" and the 1×3×H×W "ref".
+    Also returns the two per-pixel noise std maps (asymmetric, blend)."""
+    to_space, weight_of = SPACES[prefix]
+    ref = to_space(lin["ref"])
+    weight = weight_of(ref)
+    noisy, sym = lin["noisy"], lin["sym"]
+
+    def blended(b):
+        return to_space(b * noisy + (1 - b) * sym)
+
+    asym = to_space(lin["asym"])
+    unsure = ((to_space(sym) - ref) * weight).pow(2).mean((0, 1)).sqrt()
+    m = noise_stats(asym, ref, weight, unsure)
+    beta = fit_beta(lambda b: float(((blended(b) - ref) * weight).pow(2).mean()), m["mse"])
+    blend = blended(beta)
+    m["blend_beta"] = beta
+    m.update({f"blend_{k}": v for k, v in noise_stats(blend, ref, weight, unsure).items()})
+    maps = [split_error(x * weight, ref * weight)[1].pow(2).mean((0, 1)).sqrt() for x in (asym, blend)]
+    return m, maps[0], maps[1]
+
+
+def render_realisations(scene_seed: int, size: int, spp: int, k: int) -> list:
+    from neurecon.render.mitsuba_backend import mitsuba, render_buffers
+    from neurecon.render.scenes import random_scene
+
+    scene = mitsuba().load_dict(random_scene(scene_seed, size))
+    return [render_buffers(scene, spp, seed=realisation_seed(scene_seed, spp, i)) for i in range(k)]
+
+
+def verdict(summary: dict) -> dict:
+    cells = {spp: {lam: {"noise_tail_lighter": s[lam]["p999_noise"] < s[lam]["blend_p999_noise"],
+                         "kurtosis_lower": s[lam]["kurtosis"] < s[lam]["blend_kurtosis"],
+                         "hdr_noise_tail_lighter": s[lam]["hdr_p999_noise"] < s[lam]["hdr_blend_p999_noise"],
+                         "hdr_kurtosis_lower": s[lam]["hdr_kurtosis"] < s[lam]["hdr_blend_kurtosis"]}
+                   for lam in s} for spp, s in summary.items()}
+    holds = all(c["noise_tail_lighter"] and c["kurtosis_lower"] for s in cells.values() for c in s.values())
+    return {"cells": cells, "fig18_claim_holds": holds}
+
+
+def main(argv=None) -> int:
+    from tqdm import tqdm
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="data/mitsuba/test")
+    ap.add_argument("--model", default="lambda")
+    ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
+    ap.add_argument("--renders", type=int, default=24, help="independent renders per scene and spp (K)")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--out", default="bench/results/asym_noise")
+    a = ap.parse_args(argv)
+    if a.renders < 4:
+        raise SystemExit("--renders must be at least 4 (a per-pixel kurtosis needs several renders)")
+    out_dir = Path(a.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = find_frames(a.data)
+    if not frames:
+        raise SystemExit(f"no frames under {a.data}: render them with `neurecon render --split test`")
+    den = Denoiser.load(a.model)
+    rows, shown = [], None
+    names = sorted(frames)[: a.limit]
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(names) * len(a.spp), desc="scenes × spp", unit="frame")
+    for name in names:
+        ref_img = frames[name].read("ref")["color"]
+        scene_seed = int(name.removeprefix("scene").split("_")[0])
+        for spp in a.spp:
+            stacks = {"noisy": [], "sym": [], **{lam: [] for lam in LAMBDAS[1:]}}
+            for buf in render_realisations(scene_seed, ref_img.shape[1], spp, a.renders):
+                _, outs, sym_img = lambda_outputs(den, buf)
+                stacks["noisy"].append(as_tensor(buf["color"]))
+                stacks["sym"].append(as_tensor(sym_img))
+                for lam in LAMBDAS[1:]:
+                    stacks[lam].append(as_tensor(outs[lam]))
+            lin = {k: torch.cat(v) for k, v in stacks.items()}
+            rec = {"scene": name, "spp": spp, "lambda": {}}
+            for lam in LAMBDAS[1:]:
+                m = {}
+                for prefix in SPACES:
+                    stats, asym_std, blend_std = compare_noise(
+                        {"noisy": lin["noisy"], "sym": lin["sym"], "asym": lin[lam], "ref": as_tensor(ref_img)}, prefix)
+                    m.update({prefix + k: v for k, v in stats.items()})
+                    if prefix == "" and lam == LAMBDAS[-1] and spp == min(a.spp) and shown is None:
+                        unsure = ((SPACES[""][0](lin["sym"]) - SPACES[""][0](as_tensor(ref_img))).pow(2)
+                                  .mean((0, 1)).sqrt())
+                        shown = (name, spp, lam, stats["blend_beta"], blend_std, asym_std, unsure)
+                rec["lambda"][str(lam)] = m
+            rows.append(rec)
+            bar.update()
+            bar.set_postfix_str(f"{name} {spp} spp: λ=10 p999 noise {m['p999_noise']:.3f} vs blend "
+                                f"{m['blend_p999_noise']:.3f}, kurtosis {m['kurtosis']:.2f} vs {m['blend_kurtosis']:.2f}")
+    bar.close()
+    summary = {}
+    for spp in a.spp:
+        sel = [r for r in rows if r["spp"] == spp]
+        summary[str(spp)] = {str(lam): {k: float(np.mean([r["lambda"][str(lam)][k] for r in sel]))
+                                        for k in sel[0]["lambda"][str(lam)]} for lam in LAMBDAS[1:]}
+    result = {"renders_per_scene": a.renders, "scenes": len(names), "model": a.model,
+              "seconds": round(time.perf_counter() - t0, 1), "verdict": verdict(summary),
+              "summary": summary, "rows": rows}
+    (out_dir / "asymmetric_noise.json").write_text(json.dumps(result, indent=1))
+    plot(summary, out_dir / "asymmetric_noise.png")
+    if shown:
+        noise_maps(*shown, path=out_dir / "noise_maps.png")
+    print(json.dumps({"verdict": result["verdict"], "summary": summary}, indent=1))
+    return 0
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [("p999_noise", "tonemapped: 99.9th pct |noise|"), ("kurtosis", "tonemapped: per-pixel kurtosis"),
+            ("hdr_p999_noise", "linear: 99.9th pct |rel. noise|"), ("hdr_kurtosis", "linear: per-pixel kurtosis"),
+            ("confidence_corr", "tonemapped: corr(noise std, sym. error)")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4))
+    for spp, s in summary.items():
+        lams = [float(l) for l in s]
+        for ax, (k, label) in zip(axes, keys):
+            ax.plot(lams, [s[l][k] for l in s], "o-", label=f"asymmetric {spp} spp")
+            ax.plot(lams, [s[l]["blend_" + k] for l in s], "x--", label=f"β-blend {spp} spp")
+            ax.set(xlabel="λ", ylabel=label, xscale="log")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def noise_maps(name, spp, lam, beta, blend_std, asym_std, unsure, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tiles = {f"β-blend noise std (β = {beta:.2f})": blend_std, f"asymmetric noise std (λ = {lam:g})": asym_std,
+             "symmetric output's RMS error": unsure}
+    top = float(torch.quantile(torch.cat([blend_std.flatten(), asym_std.flatten()]), 0.995))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+    for ax, (title, img) in zip(axes, tiles.items()):
+        vmax = top if "noise" in title else float(torch.quantile(img.flatten(), 0.995))
+        im = ax.imshow(img.numpy(), cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"{name}, {spp} spp, tonemapped: where each output keeps its noise", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
