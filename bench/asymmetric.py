@@ -264,7 +264,7 @@ def main(argv=None) -> int:
                            str(l): s[str(l)]["hdr_kurtosis"] < s[str(l)]["hdr_blend_kurtosis"] for l in LAMBDAS[1:]}}
     sp = {k: float(np.median([x[k] for x in speed])) for k in speed[0]}
     sp["speedup_lambda_change_vs_full"] = sp["full_s"] / sp["tail_s"]
-    (out_dir / "asymmetric.json").write_text(json.dumps({"summary": summary, "checks": checks, "speed": sp,
+    (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "summary": summary, "checks": checks, "speed": sp,
                                                          "rows": rows}, indent=1))
     plot(summary, out_dir / "asymmetric.png")
     if crops:

@@ -21,7 +21,10 @@ and linear relative error). Measured on the noise n = (x_k − mean_k x_k)·√(
   spread of noise levels across the frame, which the asymmetric loss is meant to vary;
 - `confidence_corr`: Spearman correlation, over pixels, of the noise std with the symmetric
   output's RMS error (where the denoiser is unsure);
-- also `p999_error` (the `asymmetric.py` statistic, on K× the samples), `bias_mse`, `noise_var`.
+- also `p999_error` (the `asymmetric.py` statistic, on K× the samples), `bias_mse`, `noise_var`;
+- added after the first run, to explain it: `p999_standardised`, the 99.9th percentile of |n|
+  divided by its pixel's noise std (the shape of the tail alone), and `std_p99_over_mean`, the
+  99th percentile of the per-pixel noise std over its mean (how unevenly noise is spread).
 
 Verdict, fixed before the first run (commit message of this file): Fig. 18's claim holds at a
 (spp, λ) if, in the tonemapped space, the asymmetric output's noise has both a lower `p999_noise`
@@ -89,19 +92,24 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((ra * rb).sum() / (ra.pow(2).sum() * rb.pow(2).sum()).sqrt())
 
 
-def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor) -> dict:
-    """Statistics of K outputs (already in an error space) against the reference in that space;
-    `unsure` is the symmetric output's per-pixel RMS error there."""
+def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    """Statistics of K outputs (already in an error space) against the reference in that space,
+    and the per-pixel noise std map; `unsure` is the symmetric output's per-pixel RMS error there."""
     bias, noise = split_error(x * weight, ref * weight)
     err = (x - ref) * weight
     std = noise.pow(2).mean((0, 1)).sqrt()
+    live = std > 0
     return {"mse": float(err.pow(2).mean()),
             "bias_mse": float(bias.pow(2).mean()),
             "noise_var": float(noise.pow(2).mean()),
             "p999_noise": float(torch.quantile(noise.abs().flatten()[::3], 0.999)),
             "p999_error": float(torch.quantile(err.abs().flatten()[::3], 0.999)),
             "kurtosis": pixel_kurtosis(noise),
-            "confidence_corr": spearman(std, unsure)}
+            "confidence_corr": spearman(std, unsure),
+            # explanatory, added after the first run: the pooled percentile mixes the shape of each
+            # pixel's noise (its standardised tail) with how unevenly noise is spread over pixels
+            "p999_standardised": float(torch.quantile((noise[..., live] / std[live]).abs().flatten()[::3], 0.999)),
+            "std_p99_over_mean": float(torch.quantile(std.flatten(), 0.99) / std.mean())}, std
 
 
 def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, torch.Tensor, torch.Tensor]:
@@ -116,15 +124,13 @@ def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, torc
     def blended(b):
         return to_space(b * noisy + (1 - b) * sym)
 
-    asym = to_space(lin["asym"])
     unsure = ((to_space(sym) - ref) * weight).pow(2).mean((0, 1)).sqrt()
-    m = noise_stats(asym, ref, weight, unsure)
+    m, asym_std = noise_stats(to_space(lin["asym"]), ref, weight, unsure)
     beta = fit_beta(lambda b: float(((blended(b) - ref) * weight).pow(2).mean()), m["mse"])
-    blend = blended(beta)
+    blend, blend_std = noise_stats(blended(beta), ref, weight, unsure)
     m["blend_beta"] = beta
-    m.update({f"blend_{k}": v for k, v in noise_stats(blend, ref, weight, unsure).items()})
-    maps = [split_error(x * weight, ref * weight)[1].pow(2).mean((0, 1)).sqrt() for x in (asym, blend)]
-    return m, maps[0], maps[1]
+    m.update({f"blend_{k}": v for k, v in blend.items()})
+    return m, asym_std, blend_std
 
 
 def render_realisations(scene_seed: int, size: int, spp: int, k: int) -> list:
@@ -155,10 +161,14 @@ def main(argv=None) -> int:
     ap.add_argument("--renders", type=int, default=24, help="independent renders per scene and spp (K)")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", default="bench/results/asym_noise")
+    ap.add_argument("--replot", action="store_true", help="redraw asymmetric_noise.png from the JSON in --out")
     a = ap.parse_args(argv)
+    out_dir = Path(a.out)
+    if a.replot:
+        plot(json.loads((out_dir / "asymmetric_noise.json").read_text())["summary"], out_dir / "asymmetric_noise.png")
+        return 0
     if a.renders < 4:
         raise SystemExit("--renders must be at least 4 (a per-pixel kurtosis needs several renders)")
-    out_dir = Path(a.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = find_frames(a.data)
     if not frames:
@@ -219,16 +229,18 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [("p999_noise", "tonemapped: 99.9th pct |noise|"), ("kurtosis", "tonemapped: per-pixel kurtosis"),
-            ("hdr_p999_noise", "linear: 99.9th pct |rel. noise|"), ("hdr_kurtosis", "linear: per-pixel kurtosis"),
-            ("confidence_corr", "tonemapped: corr(noise std, sym. error)")]
+    keys = [("", "p999_noise", "tonemapped: 99.9th pct |noise|"), ("", "kurtosis", "tonemapped: per-pixel kurtosis"),
+            ("hdr_", "p999_noise", "linear: 99.9th pct |rel. noise|"), ("hdr_", "kurtosis", "linear: per-pixel kurtosis"),
+            ("", "confidence_corr", "tonemapped: corr(noise std, sym. error)")]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4))
     for spp, s in summary.items():
         lams = [float(l) for l in s]
-        for ax, (k, label) in zip(axes, keys):
-            ax.plot(lams, [s[l][k] for l in s], "o-", label=f"asymmetric {spp} spp")
-            ax.plot(lams, [s[l]["blend_" + k] for l in s], "x--", label=f"β-blend {spp} spp")
+        for ax, (prefix, k, label) in zip(axes, keys):
+            ax.plot(lams, [s[l][prefix + k] for l in s], "o-", label=f"asymmetric {spp} spp")
+            ax.plot(lams, [s[l][prefix + "blend_" + k] for l in s], "x--", label=f"β-blend {spp} spp")
             ax.set(xlabel="λ", ylabel=label, xscale="log")
+            ax.set_xticks(lams, [f"{l:g}" for l in lams], minor=False)
+            ax.set_xticks([], minor=True)
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -58,7 +58,7 @@ def _export(a) -> int:
     if a.run.endswith(".pt"):  # an already shipped model: refresh its card's benchmark rows only
         if not a.scores:
             raise ValueError("refreshing a shipped model's card needs --scores bench.json")
-        pt, md = rescore(a.run, json.loads(Path(a.scores).read_text()))
+        pt, md = rescore(a.run, *(json.loads(Path(f).read_text()) for f in a.scores))
         print(f"rescored {pt} and {md}")
         return 0
     if not a.out:
@@ -71,7 +71,9 @@ def _export(a) -> int:
         card = export_sr(a.run, out.stem, out.parent)
         print(f"wrote {out} (PSNR-Y {card['valid_psnr_y']:.2f} dB)")
         return 0
-    scores = scores_for(json.loads(Path(a.scores).read_text()), Path(a.out).name) if a.scores else None
+    scores = {}
+    for f in a.scores or []:
+        scores.update(scores_for(json.loads(Path(f).read_text()), Path(a.out).name))
     pt, md = export_run(a.run, a.out, scores)
     print(f"wrote {pt} and {md}")
     return 0
@@ -138,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="training output directory (has best.pt, metrics.jsonl), or a shipped .pt whose "
                                "card's benchmark rows --scores refreshes")
     e.add_argument("out", nargs="?", help="destination .pt (a .md card is written beside it)")
-    e.add_argument("--scores", help="benchmark JSON whose 'summary' goes into the card")
+    e.add_argument("--scores", nargs="+", help="benchmark JSONs (bench/denoise.py, bench/asymmetric.py, "
+                                               "bench/asymmetric_noise.py) whose results for this model go into the card")
     e.set_defaults(func=_export)
 
     u = sub.add_parser("upscale", help="super-resolve an image")

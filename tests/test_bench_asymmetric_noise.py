@@ -7,8 +7,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from asymmetric_noise import (compare_noise, pixel_kurtosis, realisation_seed, spearman,  # noqa: E402
-                              split_error, verdict)
+from asymmetric_noise import (compare_noise, pixel_kurtosis, plot, realisation_seed,  # noqa: E402
+                              spearman, split_error, verdict)
 
 
 def _gen(seed=0):
@@ -74,7 +74,14 @@ def test_gaussian_asymmetric_noise_is_lighter_than_the_blend():
     cell = verdict(s)["cells"]["4"]["10.0"]
     assert s["4"]["10.0"]["blend_beta"] > 0.05
     assert all(cell.values()), (cell, s)
+    assert s["4"]["10.0"]["p999_standardised"] < s["4"]["10.0"]["blend_p999_standardised"]
     assert verdict(s)["fig18_claim_holds"]
+
+
+def test_plot_reads_every_key_it_draws(tmp_path):
+    s = _summary(_renders(k=8))
+    plot({"4": s["4"], "16": s["4"]}, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 10_000
 
 
 def test_an_asymmetric_output_that_is_a_blend_is_not_lighter():

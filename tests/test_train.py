@@ -209,6 +209,28 @@ def test_rescore_replaces_a_shipped_cards_benchmark_rows(tmp_path):
     assert "## Benchmark scores" not in pt.with_suffix(".md").read_text()
 
 
+def test_rescore_keeps_the_lambda_benches_that_ran_this_model(tmp_path):
+    from neurecon.models import SHIPPED
+    from neurecon.models.card import rescore
+
+    pt = tmp_path / SHIPPED["lambda"]
+    torch.save({"spec": {}, "model": {}, "card": {"scores": {}}}, pt)
+    pt.with_suffix(".md").write_text("# lambda\n\n## Config\n\nx\n")
+    cell = {"noise_flat": 1e-4, "detail_kept": 0.7, "p999": 0.15, "blend_p999": 0.14, "mse": 3e-4}
+    study = {"model": "lambda", "summary": {"4": {"2.0": cell}}, "checks": {"4": {}}, "speed": {"x": 1.7}}
+    noise = {"model": "runs/other/best.pt", "verdict": {"fig18_claim_holds": False},
+             "summary": {"4": {"2.0": {"kurtosis": 3.0, "blend_kurtosis": 4.5}}}}
+    denoise = {"summary": {}, "ratios_vs_oidn": {"neurecon:high@4": {"relmse": 0.8}}}
+    rescore(pt, study, noise, denoise)
+    scores = torch.load(pt, weights_only=False)["card"]["scores"]
+    assert list(scores) == ["asymmetric"]  # the noise bench ran other weights, denoise.py another model
+    assert scores["asymmetric"]["summary"]["4"]["2.0"] == {k: v for k, v in cell.items() if k != "mse"}
+    assert scores["asymmetric"]["speed"] == {"x": 1.7}
+    assert '"detail_kept": 0.7' in pt.with_suffix(".md").read_text()
+    rescore(pt, {**noise, "model": "high_lambda"})  # another shipped name of the same file counts
+    assert list(torch.load(pt, weights_only=False)["card"]["scores"]) == ["asymmetric_noise"]
+
+
 def test_turning_the_weight_average_on_mid_run_starts_it_from_the_weights_and_rescores(tiny_dataset, tmp_path, capsys):
     cfg = tiny_config(tiny_dataset, tmp_path / "run", iterations=3)
     plain = train_from_config(cfg, progress=False)  # no average; last.pt at step 3

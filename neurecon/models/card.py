@@ -2,6 +2,8 @@
 saying how they were trained (config, data, iterations, wall time) and what they score.
 
     neurecon export runs/denoise_default neurecon/models/weights/kpcn_default.pt [--scores bench/results/denoise.json]
+    neurecon export neurecon/models/weights/unet_high_lambda.pt --scores bench/results/asym_unet_high/asymmetric.json \
+        bench/results/asym_noise/asymmetric_noise.json      # refresh a shipped card from one or more benches
 """
 from __future__ import annotations
 
@@ -52,30 +54,53 @@ def run_summary(run_dir: str | Path) -> dict:
             "final_train_loss": train[-1]["loss"] if train else None, "config": cfg, "data": data_meta}
 
 
+# What a card keeps of the λ benches (bench/asymmetric.py, bench/asymmetric_noise.py): per spp and λ
+LAMBDA_KEYS = {"asymmetric": ["noise_flat", "detail_kept", "p999", "blend_p999", "hdr_p999", "hdr_blend_p999",
+                              "p999_isolated", "blend_p999_isolated"],
+               "asymmetric_noise": ["blend_beta", "p999_noise", "blend_p999_noise", "kurtosis", "blend_kurtosis",
+                                    "hdr_p999_noise", "hdr_blend_p999_noise", "hdr_kurtosis", "hdr_blend_kurtosis",
+                                    "confidence_corr", "blend_confidence_corr"]}
+
+
 def scores_for(bench: dict, weights_file: str) -> dict:
-    """This model's rows of a bench/denoise.py result (under any shipped name of the file), OIDN's,
-    and the ratios to OIDN."""
+    """What a benchmark result says about the model shipped as `weights_file` (under any of its
+    shipped names); {} when the benchmark did not run it.
+
+    bench/denoise.py: this model's rows, OIDN's, and the ratios to OIDN. The λ benches (which name
+    the model they ran in "model"): their summary's main statistics, checks and verdict, under the
+    bench's name."""
     from . import SHIPPED
 
-    names = {f"neurecon:{n}" for n, f in SHIPPED.items() if f == weights_file}
+    names = {n for n, f in SHIPPED.items() if f == weights_file}
+    kind = "asymmetric_noise" if "verdict" in bench else "asymmetric" if {"checks", "speed"} <= bench.keys() else None
+    if kind in LAMBDA_KEYS:
+        if bench.get("model") not in names:
+            return {}
+        per_spp = {spp: {lam: {k: m[k] for k in LAMBDA_KEYS[kind] if k in m} for lam, m in s.items()}
+                   for spp, s in bench["summary"].items()}
+        extra = {k: bench[k] for k in ("checks", "verdict", "speed", "renders_per_scene", "scenes") if k in bench}
+        return {kind: {"summary": per_spp, **extra}}
+    names = {f"neurecon:{n}" for n in names}
     keep = lambda k, s: s["method"] in names | {"oidn", "oidn:fast", "noisy"}  # noqa: E731
-    return {"summary": {k: s for k, s in bench.get("summary", {}).items() if keep(k, s)},
-            "ratios_vs_oidn": {k: r for k, r in bench.get("ratios_vs_oidn", {}).items() if k.split("@")[0] in names}}
+    ratios = {k: r for k, r in bench.get("ratios_vs_oidn", {}).items() if k.split("@")[0] in names}
+    if not ratios:
+        return {}
+    return {"summary": {k: s for k, s in bench.get("summary", {}).items() if keep(k, s)}, "ratios_vs_oidn": ratios}
 
 
 def _scores_block(scores: dict | None) -> list[str]:
     return ["", "## Benchmark scores", "", "```json", json.dumps(scores, indent=1), "```"] if scores else []
 
 
-def rescore(shipped_pt: str | Path, bench: dict) -> tuple[Path, Path]:
-    """Replace the benchmark rows of an already shipped model (its .pt card and .md) with this
-    benchmark's, or drop them when the benchmark did not run the model: a card never carries
-    rows measured on other weights or code."""
+def rescore(shipped_pt: str | Path, *benches: dict) -> tuple[Path, Path]:
+    """Replace the benchmark rows of an already shipped model (its .pt card and .md) with these
+    benchmarks', or drop them when no benchmark ran the model: a card never carries rows
+    measured on other weights or code."""
     pt = Path(shipped_pt)
     ck = torch.load(pt, map_location="cpu", weights_only=False)
-    scores = scores_for(bench, pt.name)
-    if not scores["ratios_vs_oidn"]:
-        scores = {}
+    scores = {}
+    for bench in benches:
+        scores.update(scores_for(bench, pt.name))
     ck["card"]["scores"] = scores
     torch.save(ck, pt)
     md = pt.with_suffix(".md")
