@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
 from neurecon.metrics import as_tensor, tonemap, tonemapped  # noqa: E402
-from neurecon.nn.precision import trunk  # noqa: E402
+from neurecon.nn.precision import native_bf16, trunk  # noqa: E402
 
 LAMBDAS = (1.0, 2.0, 5.0, 10.0)
 
@@ -264,6 +264,7 @@ def main(argv=None) -> int:
                            str(l): s[str(l)]["hdr_kurtosis"] < s[str(l)]["hdr_blend_kurtosis"] for l in LAMBDAS[1:]}}
     sp = {k: float(np.median([x[k] for x in speed])) for k in speed[0]}
     sp["speedup_lambda_change_vs_full"] = sp["full_s"] / sp["tail_s"]
+    sp.update(precision=den.precision, native_bf16=native_bf16(), threads=torch.get_num_threads())
     (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "summary": summary, "checks": checks, "speed": sp,
                                                          "rows": rows}, indent=1))
     plot(summary, out_dir / "asymmetric.png")

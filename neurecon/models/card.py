@@ -88,8 +88,17 @@ def scores_for(bench: dict, weights_file: str) -> dict:
     return {"summary": {k: s for k, s in bench.get("summary", {}).items() if keep(k, s)}, "ratios_vs_oidn": ratios}
 
 
+def _rounded(x, digits: int = 4):
+    """Floats to `digits` significant digits, for reading (the .pt card keeps them whole)."""
+    if isinstance(x, dict):
+        return {k: _rounded(v, digits) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_rounded(v, digits) for v in x]
+    return float(f"{x:.{digits}g}") if isinstance(x, float) else x
+
+
 def _scores_block(scores: dict | None) -> list[str]:
-    return ["", "## Benchmark scores", "", "```json", json.dumps(scores, indent=1), "```"] if scores else []
+    return ["", "## Benchmark scores", "", "```json", json.dumps(_rounded(scores), indent=1), "```"] if scores else []
 
 
 def rescore(shipped_pt: str | Path, *benches: dict) -> tuple[Path, Path]:
