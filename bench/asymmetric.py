@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
 from neurecon.metrics import as_tensor, tonemap, tonemapped  # noqa: E402
+from neurecon.models import load_checkpoint, weights_digest  # noqa: E402
 from neurecon.nn.precision import native_bf16, trunk  # noqa: E402
 
 LAMBDAS = (1.0, 2.0, 5.0, 10.0)
@@ -106,24 +107,35 @@ def study_frame(out: np.ndarray, ref: torch.Tensor, flat, textured) -> dict:
 
 
 def fit_beta(mse, target_mse: float) -> float:
-    """β in [0, 1] at which the blend's MSE, `mse(β)`, reaches the target (bisection; MSE grows with
-    β once past its minimum, so search the side above the symmetric result's own MSE)."""
-    lo, hi = 0.0, 1.0
-    if target_mse <= mse(0.0):
-        return 0.0
-    for _ in range(40):
+    """β in [0, 1] at which the blend's MSE, `mse(β)`, reaches the target, on the side of its
+    minimum where MSE grows with β (more of the input's noise). Blending in a little of an unbiased
+    input can lower the MSE first (it undoes some bias), so the search starts at the minimum, not
+    at β = 0; a target below the minimum is unreachable and gets the minimising β."""
+    lo = argmin_beta(mse)
+    hi = 1.0
+    if target_mse <= mse(lo):
+        return lo
+    for _ in range(32):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if mse(mid) < target_mse else (lo, mid)
     return (lo + hi) / 2
 
 
-def argmin_beta(f) -> float:
-    """β in [0, 1] minimising a unimodal f (golden section)."""
+def argmin_beta(f, iterations: int = 40) -> float:
+    """β in [0, 1] minimising a unimodal f (golden section, one new evaluation per step)."""
     g = (5 ** 0.5 - 1) / 2
     lo, hi = 0.0, 1.0
-    for _ in range(40):
-        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        lo, hi = (lo, b) if f(a) < f(b) else (a, hi)
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = f(a), f(b)
+    for _ in range(iterations):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = f(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = f(b)
     return (lo + hi) / 2
 
 
@@ -265,7 +277,8 @@ def main(argv=None) -> int:
     sp = {k: float(np.median([x[k] for x in speed])) for k in speed[0]}
     sp["speedup_lambda_change_vs_full"] = sp["full_s"] / sp["tail_s"]
     sp.update(precision=den.precision, native_bf16=native_bf16(), threads=torch.get_num_threads())
-    (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "summary": summary, "checks": checks, "speed": sp,
+    digest = weights_digest(load_checkpoint(a.model)["model"])
+    (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "weights_digest": digest, "summary": summary, "checks": checks, "speed": sp,
                                                          "rows": rows}, indent=1))
     plot(summary, out_dir / "asymmetric.png")
     if crops:

@@ -229,6 +229,12 @@ def test_rescore_keeps_the_lambda_benches_that_ran_this_model(tmp_path):
     assert '"detail_kept": 0.7123,' in pt.with_suffix(".md").read_text()  # rounded for reading, whole in the .pt
     rescore(pt, {**noise, "model": "high_lambda"})  # another shipped name of the same file counts
     assert list(torch.load(pt, weights_only=False)["card"]["scores"]) == ["asymmetric_noise"]
+    # a bench that recorded the weights it ran counts only for those weights
+    from neurecon.models import weights_digest
+
+    rescore(pt, {**study, "weights_digest": "0123456789abcdef"}, {**noise, "model": "lambda",
+                                                                  "weights_digest": weights_digest({})})
+    assert list(torch.load(pt, weights_only=False)["card"]["scores"]) == ["asymmetric_noise"]
 
 
 def test_turning_the_weight_average_on_mid_run_starts_it_from_the_weights_and_rescores(tiny_dataset, tmp_path, capsys):
@@ -260,3 +266,14 @@ def test_a_training_set_that_does_not_fit_in_ram_is_refused_before_loading(tiny_
     monkeypatch.setattr(data, "available_memory", lambda: int(rest / data.RAM_HEADROOM) - 64)
     with pytest.raises(MemoryError, match="3 scenes"):
         data.load_frames(tiny_dataset / "train", [4], buffers)
+
+
+def test_weights_digest_follows_the_values_not_the_file():
+    from neurecon.models import weights_digest
+
+    state = {"conv.weight": torch.arange(6.0).view(2, 3).half(), "conv.bias": torch.zeros(2).half()}
+    same = {k: v.clone() for k, v in reversed(list(state.items()))}
+    assert weights_digest(state) == weights_digest(same)
+    changed = {**state, "conv.bias": torch.tensor([0.0, 2 ** -14]).half()}
+    assert weights_digest(changed) != weights_digest(state)
+    assert weights_digest({k: v.float() for k, v in state.items()}) != weights_digest(state)  # dtype counts

@@ -139,3 +139,17 @@ def export_shipped(best_pt: str | Path, out: str | Path, card: dict) -> Path:
     torch.save({"spec": ck["spec"], "model": {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()},
                 "card": card}, out)
     return out
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """A short hash of a checkpoint's weights as stored (names, dtypes, shapes, values): a
+    benchmark records it so a model card only takes results measured on these exact weights
+    (rescoring a card rewrites the .pt file, so the file's own hash would not do)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k].detach().cpu().contiguous()
+        h.update(f"{k}:{v.dtype}:{tuple(v.shape)}".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+    return h.hexdigest()[:16]

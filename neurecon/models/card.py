@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from . import export_shipped
+from . import export_shipped, weights_digest
 
 
 def run_summary(run_dir: str | Path) -> dict:
@@ -62,19 +62,21 @@ LAMBDA_KEYS = {"asymmetric": ["noise_flat", "detail_kept", "p999", "blend_p999",
                                     "confidence_corr", "blend_confidence_corr"]}
 
 
-def scores_for(bench: dict, weights_file: str) -> dict:
+def scores_for(bench: dict, weights_file: str, digest: str | None = None) -> dict:
     """What a benchmark result says about the model shipped as `weights_file` (under any of its
     shipped names); {} when the benchmark did not run it.
 
     bench/denoise.py: this model's rows, OIDN's, and the ratios to OIDN. The λ benches (which name
     the model they ran in "model"): their summary's main statistics, checks and verdict, under the
-    bench's name."""
+    bench's name. A bench that recorded the weights' digest counts only for the same `digest`."""
     from . import SHIPPED
 
     names = {n for n, f in SHIPPED.items() if f == weights_file}
     kind = "asymmetric_noise" if "verdict" in bench else "asymmetric" if {"checks", "speed"} <= bench.keys() else None
     if kind in LAMBDA_KEYS:
         if bench.get("model") not in names:
+            return {}
+        if digest and bench.get("weights_digest", digest) != digest:
             return {}
         per_spp = {spp: {lam: {k: m[k] for k in LAMBDA_KEYS[kind] if k in m} for lam, m in s.items()}
                    for spp, s in bench["summary"].items()}
@@ -103,13 +105,13 @@ def _scores_block(scores: dict | None) -> list[str]:
 
 def rescore(shipped_pt: str | Path, *benches: dict) -> tuple[Path, Path]:
     """Replace the benchmark rows of an already shipped model (its .pt card and .md) with these
-    benchmarks', or drop them when no benchmark ran the model: a card never carries rows
-    measured on other weights or code."""
+    benchmarks', or drop them when no benchmark ran the model (by name, and for the λ benches
+    by the weights' digest as well)."""
     pt = Path(shipped_pt)
     ck = torch.load(pt, map_location="cpu", weights_only=False)
     scores = {}
     for bench in benches:
-        scores.update(scores_for(bench, pt.name))
+        scores.update(scores_for(bench, pt.name, weights_digest(ck["model"])))
     ck["card"]["scores"] = scores
     torch.save(ck, pt)
     md = pt.with_suffix(".md")
