@@ -278,8 +278,8 @@ def main(argv=None) -> int:
     sp["speedup_lambda_change_vs_full"] = sp["full_s"] / sp["tail_s"]
     sp.update(precision=den.precision, native_bf16=native_bf16(), threads=torch.get_num_threads())
     digest = weights_digest(load_checkpoint(a.model)["model"])
-    (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "weights_digest": digest, "summary": summary, "checks": checks, "speed": sp,
-                                                         "rows": rows}, indent=1))
+    (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "weights_digest": digest, "summary": summary,
+                                                         "checks": checks, "speed": sp, "rows": rows}, indent=1))
     plot(summary, out_dir / "asymmetric.png")
     if crops:
         crop_grid(*crops, out_dir / "asymmetric_crops.png")

@@ -59,7 +59,8 @@ LAMBDA_KEYS = {"asymmetric": ["noise_flat", "detail_kept", "p999", "blend_p999",
                               "p999_isolated", "blend_p999_isolated"],
                "asymmetric_noise": ["blend_beta", "p999_noise", "blend_p999_noise", "kurtosis", "blend_kurtosis",
                                     "hdr_p999_noise", "hdr_blend_p999_noise", "hdr_kurtosis", "hdr_blend_kurtosis",
-                                    "confidence_corr", "blend_confidence_corr"]}
+                                    "confidence_corr", "blend_confidence_corr", "noise_var", "blend_noise_var",
+                                    "p999_noise_over_rms", "blend_p999_noise_over_rms"]}
 
 
 def scores_for(bench: dict, weights_file: str, digest: str | None = None) -> dict:
