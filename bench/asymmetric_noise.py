@@ -136,10 +136,10 @@ def _p999(x: torch.Tensor) -> float:
     return float(torch.quantile(x[:: max(3, -(-x.numel() // 2 ** 24))], 0.999))
 
 
-def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, torch.Tensor, torch.Tensor]:
+def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, dict[str, torch.Tensor]]:
     """Noise statistics of the asymmetric outputs and of the matched-MSE radiance blend in one
     error space. `lin` holds K×3×H×W linear stacks "noisy", "sym", "asym" and the 1×3×H×W "ref".
-    Also returns the two per-pixel noise std maps (asymmetric, blend)."""
+    Also returns the per-pixel maps: noise std of each output and the symmetric output's RMS error."""
     to_space, weight_of = SPACES[prefix]
     ref = to_space(lin["ref"])
     weight = weight_of(ref)
@@ -154,7 +154,7 @@ def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, torc
     blend, blend_std = noise_stats(blended(beta), ref, weight, unsure)
     m["blend_beta"] = beta
     m.update({f"blend_{k}": v for k, v in blend.items()})
-    return m, asym_std, blend_std
+    return m, {"asym_std": asym_std, "blend_std": blend_std, "unsure": unsure}
 
 
 def render_realisations(scene_seed: int, size: int, spp: int, k: int) -> list:
@@ -218,13 +218,12 @@ def main(argv=None) -> int:
             for lam in LAMBDAS[1:]:
                 m = {}
                 for prefix in SPACES:
-                    stats, asym_std, blend_std = compare_noise(
+                    stats, maps = compare_noise(
                         {"noisy": lin["noisy"], "sym": lin["sym"], "asym": lin[lam], "ref": as_tensor(ref_img)}, prefix)
                     m.update({prefix + k: v for k, v in stats.items()})
                     if prefix == "" and lam == LAMBDAS[-1] and spp == min(a.spp) and shown is None:
-                        unsure = ((SPACES[""][0](lin["sym"]) - SPACES[""][0](as_tensor(ref_img))).pow(2)
-                                  .mean((0, 1)).sqrt())
-                        shown = (name, spp, lam, stats["blend_beta"], blend_std, asym_std, unsure)
+                        shown = (name, spp, lam, stats["blend_beta"], maps["blend_std"], maps["asym_std"],
+                                 maps["unsure"])
                 rec["lambda"][str(lam)] = m
             rows.append(rec)
             bar.update()
