@@ -35,6 +35,12 @@ def _denoise(a) -> int:
     return denoise_cli(a)
 
 
+def _lambda(a) -> int:
+    from .explore import explore_cli
+
+    return explore_cli(a)
+
+
 def _demo(a) -> int:
     from .demo import run_demo
 
@@ -79,6 +85,20 @@ def _export(a) -> int:
     return 0
 
 
+def _add_frame_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", nargs="?", help="multi-layer EXR with colour and features")
+    p.add_argument("--hdr", help="colour image (EXR/PFM)")
+    p.add_argument("--alb", help="albedo image")
+    p.add_argument("--nrm", help="normal image")
+    p.add_argument("--var", help="colour variance image")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: the conv trunk in bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neurecon", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -109,23 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     d = sub.add_parser("denoise", help="denoise a render (multi-layer EXR or OIDN-style separate files)")
-    d.add_argument("input", nargs="?", help="multi-layer EXR with colour and features")
-    d.add_argument("--hdr", help="colour image (EXR/PFM)")
-    d.add_argument("--alb", help="albedo image")
-    d.add_argument("--nrm", help="normal image")
-    d.add_argument("--var", help="colour variance image")
+    _add_frame_args(d)
     d.add_argument("-o", "--output", required=True)
     d.add_argument("--model", default=None,
                    help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
                         "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
                         "quality at ≥ OIDN's speed")
-    d.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
-    d.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="auto: the conv trunk in bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
+    _add_run_args(d)
     d.add_argument("--lambda", dest="lam", type=float, default=None,
                    help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model")
     d.add_argument("--lambda-map", help="spatially varying λ as an image (EXR/PFM/PNG; its mean over channels)")
     d.set_defaults(func=_denoise)
+
+    x = sub.add_parser("lambda", help="sweep λ over a frame: one EXR per λ and a page with a λ slider")
+    _add_frame_args(x)
+    x.add_argument("--out", required=True, help="directory for index.html, lambda_<λ>.exr and lambda.json")
+    x.add_argument("--lambdas", type=float, nargs="+", default=[1, 1.5, 2, 3, 5, 7, 10],
+                   help="λ values (≥ 1; the shipped λ models were trained for 1–10)")
+    x.add_argument("--reference", help="a clean image of the frame: adds relMSE/SMAPE/DSSIM per λ")
+    x.add_argument("--model", default="lambda", help="lambda | balanced_lambda | kpcn_lambda | a checkpoint path")
+    _add_run_args(x)
+    x.set_defaults(func=_lambda)
 
     m = sub.add_parser("demo", help="render a scene, denoise it with the default model and with OIDN, write a report")
     m.add_argument("--out", default="demo")

@@ -1,6 +1,6 @@
 """`neurecon demo`: the README's first command. Render one test-split scene with Mitsuba, denoise
 it with the shipped default (and OIDN when pyoidn is installed), write EXRs, PNGs, metrics and
-an HTML report."""
+an HTML report, with a λ explorer page for the default's λ control."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,9 @@ from pathlib import Path
 
 from . import metrics, peers
 from .denoise import Denoiser
+from .explore import explore
 from .io import write_buffers, write_image
+from .models import SHIPPED, WEIGHTS_DIR
 from .report import write_report
 
 
@@ -46,10 +48,18 @@ def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed:
     table = {name: {**metrics.denoise_metrics(img, ref), **({"seconds": timing[name]} if name in timing else {})}
              for name, img in images.items()}
     card = den.card.get("name", model or "default")
+    links = {}
+    if model is None and (WEIGHTS_DIR / SHIPPED["lambda"]).exists():  # the default's λ control
+        lam_page = explore(Denoiser.load("lambda"), noisy, out_dir / "report" / "lambda", reference=ref,
+                           title=f"neurecon demo: λ on scene {seed}, {spp} spp")
+        links["λ explorer: how much noise to keep"] = str(lam_page.relative_to(out_dir / "report"))
+        t = json.loads((lam_page.parent / "lambda.json").read_text())["timing"]
+        print(f"λ explorer: {lam_page} (a λ change {t['lambda_change_seconds']:.3f} s, "
+              f"a full denoise {t['full_denoise_seconds']:.3f} s)")
     html = write_report(out_dir / "report", images, ref, table,
                         title=f"neurecon demo: scene {seed}, {spp} spp",
                         notes=f"model {card}; renderer Mitsuba {current_variant()}, box filter; "
-                              f"reference {ref_spp} spp ({t_ref:.0f} s).")
+                              f"reference {ref_spp} spp ({t_ref:.0f} s).", links=links)
     (out_dir / "metrics.json").write_text(json.dumps(table, indent=1))
     w = max(len(n) for n in table)
     print(f"{'':<{w}}  {'relMSE':>9} {'SMAPE':>8} {'DSSIM':>8} {'seconds':>8}")

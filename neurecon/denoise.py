@@ -164,21 +164,28 @@ class LambdaSession:
         return out[0].permute(1, 2, 0).numpy()
 
 
-def denoise_cli(a) -> int:
-    from .io import read_buffers, read_image, write_image
+def read_input_buffers(a) -> Buffers:
+    """The frame named on the command line: a multi-layer EXR, or OIDN-style --hdr/--alb/--nrm/--var."""
+    from .io import read_buffers, read_image
 
     if a.input and a.hdr:
         raise ValueError("give either a multi-layer EXR or --hdr (with --alb/--nrm/--var), not both")
     if a.input:
-        buf = read_buffers(a.input)
-    elif a.hdr:
-        buf = Buffers(color=read_image(a.hdr))
-        for flag, plane in (("alb", "albedo"), ("nrm", "normal"), ("var", "color_var")):
-            path = getattr(a, flag)
-            if path:
-                buf[plane] = read_image(path)
-    else:
+        return read_buffers(a.input)
+    if not a.hdr:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
+    buf = Buffers(color=read_image(a.hdr))
+    for flag, plane in (("alb", "albedo"), ("nrm", "normal"), ("var", "color_var")):
+        path = getattr(a, flag)
+        if path:
+            buf[plane] = read_image(path)
+    return buf
+
+
+def denoise_cli(a) -> int:
+    from .io import read_image, write_image
+
+    buf = read_input_buffers(a)
     lam = None
     if a.lam is not None and a.lambda_map:
         raise ValueError("give --lambda or --lambda-map, not both")

@@ -18,6 +18,10 @@ def test_demo_small(tmp_path, capsys):
     noisy, ours = m["noisy 4 spp"], m["neurecon"]
     assert ours["relmse"] < noisy["relmse"] and ours["dssim"] < noisy["dssim"]
     assert (tmp_path / "report" / "index.html").exists()
+    # the default's λ control on the same frame, linked from the report; λ = 1 is the default model
+    assert 'href="lambda/index.html"' in (tmp_path / "report" / "index.html").read_text()
+    lam = json.loads((tmp_path / "report" / "lambda" / "lambda.json").read_text())
+    assert lam["metrics"]["1"] == pytest.approx({k: ours[k] for k in lam["metrics"]["1"]}, rel=1e-4, abs=1e-6)
     assert "report:" in capsys.readouterr().out
 
 
