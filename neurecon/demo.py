@@ -43,7 +43,7 @@ def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed:
     if peers.available():
         peers.warm_up()
         images["OIDN 2.5"], timing["OIDN 2.5"] = peers.oidn_denoise(noisy["color"], noisy["albedo"], noisy["normal"])
-    for name, img in images.items():
+    for name, img in list(images.items())[1:]:  # the noisy input is noisy.exr already, with its features
         write_image(out_dir / f"{name.split()[0].lower()}.exr", img)
     table = {name: {**metrics.denoise_metrics(img, ref), **({"seconds": timing[name]} if name in timing else {})}
              for name, img in images.items()}

@@ -2,7 +2,10 @@
 in CI; the README-sized one is marked slow."""
 import json
 
+import numpy as np
 import pytest
+
+from neurecon.io import read_image
 
 from neurecon.models import WEIGHTS_DIR, SHIPPED
 from neurecon.cli import main
@@ -23,6 +26,9 @@ def test_demo_small(tmp_path, capsys):
     lam = json.loads((tmp_path / "report" / "lambda" / "lambda.json").read_text())
     assert lam["metrics"]["1"] == pytest.approx({k: ours[k] for k in lam["metrics"]["1"]}, rel=1e-4, abs=1e-6)
     assert "report:" in capsys.readouterr().out
+    # noisy.exr keeps the features the denoiser needs: the user can denoise it again
+    assert main(["denoise", str(tmp_path / "noisy.exr"), "-o", str(tmp_path / "again.exr")]) == 0
+    np.testing.assert_allclose(read_image(tmp_path / "again.exr"), read_image(tmp_path / "neurecon.exr"), atol=1e-5)
 
 
 @needs_weights
