@@ -152,6 +152,7 @@ class LambdaSession:
         t = time.perf_counter()
         with torch.no_grad(), prec.trunk(den.precision):
             self.features = den.model.features(self.inputs, self.source)
+            self.lambda_free = den.model.lambda_free(self.features)
         self.feature_seconds = time.perf_counter() - t
         self.last_seconds = 0.0
 
@@ -159,7 +160,8 @@ class LambdaSession:
     def denoise(self, lam=1.0) -> np.ndarray:
         t = time.perf_counter()
         with prec.trunk(self.den.precision):
-            out = self.den.model.tail(self.features, self.inputs, self.den.lambda_map(lam, self.shape))
+            out = self.den.model.tail(self.features, self.inputs, self.den.lambda_map(lam, self.shape),
+                                      self.lambda_free)
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()
 

@@ -4,14 +4,16 @@ predictor. λ = 1 is the symmetric loss; larger λ keeps more of the input (less
 `LambdaKPCN` specialises a KPCN; `LambdaUNet` a U-Net preset, with one specialiser and predictor
 per scale (λ averaged down to each scale) and the backbone's frozen scale compositor.
 
-`features()` is the frozen backbone and does not depend on λ, so an interactive session computes
-it once and re-runs only `tail(features, inputs, λ)` when the artist moves the slider.
+`features()` is the frozen backbone and does not depend on λ, and neither does `lambda_free()`, the
+specialisers' first convolution applied to the features alone; an interactive session computes
+both once and re-runs only `tail(features, inputs, λ, lambda_free)` when the artist moves the slider.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ResBlock, conv3x3, xavier_init
@@ -53,8 +55,17 @@ class LossSpecialiser(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, feats: torch.Tensor, lam_ch: torch.Tensor) -> torch.Tensor:
-        delta = self.out(torch.relu(self.blocks(self.inp(torch.cat([torch.relu(feats), lam_ch], 1)))))
+    def lambda_free(self, feats: torch.Tensor) -> torch.Tensor:
+        """The first conv's response to the features alone (with its bias). The conv is linear in
+        its input channels, so this part is the same for every λ and a session caches it."""
+        w = self.inp.weight[:, :feats.shape[1]]
+        return F.conv2d(torch.relu(feats), w, self.inp.bias, padding=self.inp.padding)
+
+    def forward(self, feats: torch.Tensor, lam_ch: torch.Tensor, lambda_free: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        x = self.lambda_free(feats) if lambda_free is None else lambda_free
+        x = x + F.conv2d(lam_ch.to(x.dtype), self.inp.weight[:, -1:], padding=self.inp.padding)  # λ: last channel
+        delta = self.out(torch.relu(self.blocks(x)))
         return feats + (lam_ch * delta if self.gated else delta)
 
 
@@ -91,8 +102,12 @@ class LambdaKPCN(nn.Module):
     def features(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
         return self.backbone.features(inputs, source)
 
-    def tail(self, feats: torch.Tensor, inputs: Mapping[str, torch.Tensor], lam=1.0) -> torch.Tensor:
-        f = self.specialiser(feats, lambda_channel(lam, feats))
+    def lambda_free(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.specialiser.lambda_free(feats)
+
+    def tail(self, feats: torch.Tensor, inputs: Mapping[str, torch.Tensor], lam=1.0,
+             lambda_free: torch.Tensor | None = None) -> torch.Tensor:
+        f = self.specialiser(feats, lambda_channel(lam, feats), lambda_free)
         radiance = self.backbone.radiance(inputs)
         out = self.predictor(f, radiance)
         return out * albedo_factor(inputs) if self.config.demodulate else out
@@ -142,15 +157,19 @@ class LambdaUNet(nn.Module):
         padded, _ = pad_to_multiple(inputs, self.stride)
         return self.backbone.features(padded, source)
 
-    def tail(self, feats: list[torch.Tensor], inputs: Mapping[str, torch.Tensor], lam=1.0) -> torch.Tensor:
+    def lambda_free(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [spec.lambda_free(f) for spec, f in zip(self.specialisers, feats)]
+
+    def tail(self, feats: list[torch.Tensor], inputs: Mapping[str, torch.Tensor], lam=1.0,
+             lambda_free: list[torch.Tensor] | None = None) -> torch.Tensor:
         H, W = inputs["color"].shape[2:]
         padded, _ = pad_to_multiple({**inputs, "lambda": lambda_channel(lam, inputs["color"])}, self.stride)
         lam_ch = padded.pop("lambda")
         adjusted = []
-        for spec, f in zip(self.specialisers, feats):
+        for i, (spec, f) in enumerate(zip(self.specialisers, feats)):
             while lam_ch.shape[-1] != f.shape[-1]:
                 lam_ch = down2(lam_ch)
-            adjusted.append(spec(f, lam_ch))
+            adjusted.append(spec(f, lam_ch, None if lambda_free is None else lambda_free[i]))
         return self.backbone.reconstruct(adjusted, padded, self.predictors)[..., :H, :W]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None, lam=1.0) -> torch.Tensor:

@@ -191,8 +191,9 @@ class LambdaTask(DenoiseTask):
         sums = {f"loss_lambda{int(l)}": 0.0 for l in self.VALID_LAMBDAS}
         for f in self.valid_frames:
             feats = model.features(f.inputs, self.source)
+            free = model.lambda_free(feats)
             for lam in self.VALID_LAMBDAS:
-                out = model.tail(feats, f.inputs, lam)
+                out = model.tail(feats, f.inputs, lam, free)
                 sums[f"loss_lambda{int(lam)}"] += float(asymmetric(out, f.reference, f.inputs["color"], lam, self.base))
         res = {k: v / len(self.valid_frames) for k, v in sums.items()}
         res["loss"] = sum(res.values()) / len(res)
