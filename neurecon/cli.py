@@ -85,8 +85,12 @@ def _export(a) -> int:
     return 0
 
 
-def _add_frame_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", nargs="?", help="multi-layer EXR with colour and features")
+def _add_frame_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        p.add_argument("input", nargs="*", help="multi-layer EXR(s) with colour and features; several "
+                                                "frames (a sequence) go into the directory -o names")
+    else:
+        p.add_argument("input", nargs="?", help="multi-layer EXR with colour and features")
     p.add_argument("--hdr", help="colour image (EXR/PFM)")
     p.add_argument("--alb", help="albedo image")
     p.add_argument("--nrm", help="normal image")
@@ -128,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     t.set_defaults(func=_train)
 
-    d = sub.add_parser("denoise", help="denoise a render (multi-layer EXR or OIDN-style separate files)")
-    _add_frame_args(d)
-    d.add_argument("-o", "--output", required=True)
+    d = sub.add_parser("denoise", help="denoise renders (multi-layer EXRs or OIDN-style separate files)")
+    _add_frame_args(d, many=True)
+    d.add_argument("-o", "--output", required=True, help="output image, or a directory for a sequence")
     d.add_argument("--model", default=None,
                    help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
                         "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "

@@ -12,6 +12,7 @@ tiles that overlap by the receptive radius, so tiled and untiled results agree t
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -166,14 +167,16 @@ class LambdaSession:
         return out[0].permute(1, 2, 0).numpy()
 
 
-def read_input_buffers(a) -> Buffers:
-    """The frame named on the command line: a multi-layer EXR, or OIDN-style --hdr/--alb/--nrm/--var."""
+def read_input_buffers(a, path: str | None = None) -> Buffers:
+    """The frame named on the command line: a multi-layer EXR (`path`, else `a.input`), or
+    OIDN-style --hdr/--alb/--nrm/--var."""
     from .io import read_buffers, read_image
 
-    if a.input and a.hdr:
+    path = path or a.input
+    if path and a.hdr:
         raise ValueError("give either a multi-layer EXR or --hdr (with --alb/--nrm/--var), not both")
-    if a.input:
-        return read_buffers(a.input)
+    if path:
+        return read_buffers(path)
     if not a.hdr:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
     buf = Buffers(color=read_image(a.hdr))
@@ -184,10 +187,35 @@ def read_input_buffers(a) -> Buffers:
     return buf
 
 
+def output_paths(inputs: list[str], output: str) -> list[Path]:
+    """Where each input's result goes: `output` itself for one frame, else `output`/<input's name>
+    (a sequence needs a directory; two inputs with the same name would overwrite each other)."""
+    out = Path(output)
+    if len(inputs) <= 1 and not out.is_dir():
+        targets = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{len(inputs)} frames need a directory for -o, but {out} is a file")
+        names = [Path(p).name for p in inputs]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"several inputs are named {', '.join(dup)}: their results would overwrite each other")
+        targets = [out / n for n in names]
+    for src, dst in zip(inputs, targets):
+        if dst.resolve() == Path(src).resolve():
+            raise ValueError(f"the result for {src} would overwrite its input; choose another -o")
+    return targets
+
+
 def denoise_cli(a) -> int:
+    from tqdm import tqdm
+
     from .io import read_image, write_image
 
-    buf = read_input_buffers(a)
+    inputs = a.input or []
+    if len(inputs) > 1 and a.hdr:
+        raise ValueError("--hdr names one frame; give a sequence as multi-layer EXRs")
+    targets = output_paths(inputs, a.output)
     lam = None
     if a.lam is not None and a.lambda_map:
         raise ValueError("give --lambda or --lambda-map, not both")
@@ -195,12 +223,34 @@ def denoise_cli(a) -> int:
         lam = a.lam
     elif a.lambda_map:
         lam = read_image(a.lambda_map).mean(2)
+    if len(inputs) <= 1:  # one frame: errors are the command's
+        buf = read_input_buffers(a, inputs[0] if inputs else None)
+        den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
+                            precision=a.precision)
+        out = den.denoise_buffers(buf, lam=lam)
+        targets[0].parent.mkdir(parents=True, exist_ok=True)
+        write_image(targets[0], out)
+        rep = den.last_sanitize_report
+        h, w = buf.shape
+        print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
+              + ("" if not rep.total else f" (sanitised input: {rep})"))
+        return 0
+    # a sequence: one model load; a frame that fails is reported and the others still run
     den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
                         precision=a.precision)
-    out = den.denoise_buffers(buf, lam=lam)
-    write_image(a.output, out)
-    rep = den.last_sanitize_report
-    h, w = buf.shape
-    print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {a.output}"
-          + ("" if not rep.total else f" (sanitised input: {rep})"))
+    Path(a.output).mkdir(parents=True, exist_ok=True)
+    failed, seconds = [], []
+    for src, dst in tqdm(list(zip(inputs, targets)), desc="denoise", unit="frame"):
+        try:
+            out = den.denoise_buffers(read_input_buffers(a, src), lam=lam)
+            write_image(dst, out)
+            seconds.append(den.last_seconds)
+        except (BufferError, ValueError, FileNotFoundError) as e:  # ExrError is a BufferError
+            failed.append(f"{src}: {e}")
+    done = len(inputs) - len(failed)
+    print(f"denoised {done} of {len(inputs)} frames into {a.output} ({den.precision}"
+          + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")"))
+    if failed:
+        print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 2
     return 0

@@ -66,3 +66,45 @@ def test_unknown_model_name(tmp_path, frame, capsys):
     write_buffers(tmp_path / "f.exr", frame)
     assert main(["denoise", str(tmp_path / "f.exr"), "-o", str(tmp_path / "o.exr"), "--model", "nonexistent"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_denoise_a_sequence_keeps_going_past_a_bad_frame(tmp_path, frame, model_pt, rng, capsys):
+    from neurecon.denoise import Denoiser
+
+    frames = tmp_path / "in"
+    frames.mkdir()
+    paths = []
+    for i in range(3):
+        f = Buffers({n: frame[n] * (1 + i) if n == "color" else frame[n] for n in frame.names()})
+        write_buffers(frames / f"frame_{i:04d}.exr", f)
+        paths.append(frames / f"frame_{i:04d}.exr")
+    (frames / "frame_0001.exr").write_bytes(b"\x76\x2f\x31\x01" + b"garbage" * 10)  # a truncated render
+    out = tmp_path / "out"
+    assert main(["denoise", *map(str, paths), "-o", str(out), "--model", str(model_pt)]) == 2
+    cap = capsys.readouterr()
+    assert "denoised 2 of 3 frames" in cap.out and "frame_0001.exr" in cap.err
+    den = Denoiser.load(model_pt)
+    for i in (0, 2):
+        c = frame["color"] * (1 + i)
+        expect = den.denoise(c, albedo=frame["albedo"], normal=frame["normal"])
+        np.testing.assert_allclose(read_image(out / f"frame_{i:04d}.exr"), expect, atol=1e-6)
+    assert not (out / "frame_0001.exr").exists()
+
+
+def test_denoise_sequence_output_must_be_a_directory_without_name_clashes(tmp_path, frame, model_pt, capsys):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        write_buffers(tmp_path / d / "f.exr", frame)
+    args = [str(tmp_path / "a" / "f.exr"), str(tmp_path / "b" / "f.exr"), "--model", str(model_pt)]
+    assert main(["denoise", *args, "-o", str(tmp_path / "out")]) == 2
+    assert "several inputs are named f.exr" in capsys.readouterr().err
+    (tmp_path / "file.exr").write_bytes(b"")
+    assert main(["denoise", str(tmp_path / "a" / "f.exr"), str(tmp_path / "x.exr"), "-o", str(tmp_path / "file.exr")]) == 2
+    assert "need a directory" in capsys.readouterr().err
+    # one frame into an existing directory keeps its name; never over its own input
+    assert main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "b"), "--model", str(model_pt)]) == 0
+    assert read_image(tmp_path / "b" / "f.exr").shape == (12, 16, 3)
+    before = (tmp_path / "a" / "f.exr").read_bytes()
+    assert main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "a"), "--model", str(model_pt)]) == 2
+    assert "would overwrite its input" in capsys.readouterr().err
+    assert (tmp_path / "a" / "f.exr").read_bytes() == before
