@@ -148,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("lambda", help="sweep λ over a frame: one EXR per λ and a page with a λ slider")
     _add_frame_args(x)
     x.add_argument("--out", required=True, help="directory for index.html, lambda_<λ>.exr and lambda.json")
-    x.add_argument("--lambdas", type=float, nargs="+", default=[1, 1.5, 2, 3, 5, 7, 10],
-                   help="λ values (≥ 1; the shipped λ models were trained for 1–10)")
+    x.add_argument("--lambdas", type=float, nargs="+", default=None,
+                   help="λ values ≥ 1 (default 1 1.5 2 3 5 7 10; the shipped λ models were trained for 1–10)")
     x.add_argument("--reference", help="a clean image of the frame: adds relMSE/SMAPE/DSSIM per λ")
     x.add_argument("--model", default="lambda", help="lambda | balanced_lambda | kpcn_lambda | a checkpoint path")
     _add_run_args(x)

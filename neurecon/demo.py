@@ -50,10 +50,9 @@ def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed:
     card = den.card.get("name", model or "default")
     links = {}
     if model is None and (WEIGHTS_DIR / SHIPPED["lambda"]).exists():  # the default's λ control
-        lam_page = explore(Denoiser.load("lambda"), noisy, out_dir / "report" / "lambda", reference=ref,
-                           title=f"neurecon demo: λ on scene {seed}, {spp} spp")
-        links["λ explorer: how much noise to keep"] = str(lam_page.relative_to(out_dir / "report"))
-        t = json.loads((lam_page.parent / "lambda.json").read_text())["timing"]
+        lam_page, t = explore(Denoiser.load("lambda"), noisy, out_dir / "report" / "lambda", reference=ref,
+                              title=f"neurecon demo: λ on scene {seed}, {spp} spp")
+        links["λ explorer: how much noise to keep"] = lam_page.relative_to(out_dir / "report").as_posix()
         print(f"λ explorer: {lam_page} (a λ change {t['lambda_change_seconds']:.3f} s, "
               f"a full denoise {t['full_denoise_seconds']:.3f} s)")
     html = write_report(out_dir / "report", images, ref, table,

@@ -12,6 +12,7 @@ tiles that overlap by the receptive radius, so tiled and untiled results agree t
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -142,14 +143,32 @@ class Denoiser:
         return out
 
 
+def _cached_bytes_per_pixel(model, inputs: dict[str, torch.Tensor], source: str, precision: str) -> float:
+    """What a λ session keeps per pixel (inputs, features, the specialisers' λ-free part), measured
+    on a 64² corner of the frame."""
+    probe = {k: v[..., :64, :64] for k, v in inputs.items()}
+    with torch.no_grad(), prec.trunk(precision):
+        feats = model.features(probe, source)
+        kept = [*probe.values(), *feats, *model.lambda_free(feats)]
+    return sum(t.numel() * t.element_size() for t in kept) / (probe["color"].shape[-2] * probe["color"].shape[-1])
+
+
 class LambdaSession:
-    """A frame whose λ-independent features are cached (whole frame, untiled)."""
+    """A frame whose λ-independent features are cached (whole frame, untiled: a frame whose cache
+    and tail would exceed the denoiser's memory budget is refused up front)."""
 
     def __init__(self, den: Denoiser, buf: Buffers, source: str | None = None):
         if not den.has_lambda:
             raise ValueError("this model has no λ control; load a model trained with configs/denoise_lambda.yaml")
         self.den, self.shape = den, buf.shape
         self.inputs, self.source = den.prepare(buf, source)
+        h, w = buf.shape
+        need_mb = h * w * (_cached_bytes_per_pixel(den.model, self.inputs, self.source, den.precision)
+                           + _bytes_per_pixel(den.model)) / 2 ** 20
+        if need_mb > den.maxmem_mb:
+            raise ValueError(f"an interactive λ session on this {w}×{h} frame needs about {need_mb:.0f} MB, over the "
+                             f"{den.maxmem_mb} MB budget: raise --maxmem (maxmem_mb), or denoise at a fixed λ "
+                             f"(neurecon denoise --lambda), which tiles")
         t = time.perf_counter()
         with torch.no_grad(), prec.trunk(den.precision):
             self.features = den.model.features(self.inputs, self.source)
@@ -167,12 +186,11 @@ class LambdaSession:
         return out[0].permute(1, 2, 0).numpy()
 
 
-def read_input_buffers(a, path: str | None = None) -> Buffers:
-    """The frame named on the command line: a multi-layer EXR (`path`, else `a.input`), or
-    OIDN-style --hdr/--alb/--nrm/--var."""
+def read_input_buffers(a, path: str | None) -> Buffers:
+    """One frame from the command line: the multi-layer EXR `path`, or (`path` None) the
+    OIDN-style --hdr/--alb/--nrm/--var files."""
     from .io import read_buffers, read_image
 
-    path = path or a.input
     if path and a.hdr:
         raise ValueError("give either a multi-layer EXR or --hdr (with --alb/--nrm/--var), not both")
     if path:
@@ -187,68 +205,75 @@ def read_input_buffers(a, path: str | None = None) -> Buffers:
     return buf
 
 
-def output_paths(inputs: list[str], output: str) -> list[Path]:
-    """Where each input's result goes: `output` itself for one frame, else `output`/<input's name>
-    (a sequence needs a directory; two inputs with the same name would overwrite each other)."""
+def output_paths(names: list[str], output: str, protected: list[str | None] = ()) -> list[Path]:
+    """Where each frame's result goes: `output` itself for one frame, else `output`/<frame's name>.
+    `output` is a directory when it is one, ends in a slash, or several frames are given. Refused:
+    a name clash inside the directory, and any result that would overwrite a `protected` input."""
+    from .io.images import IMAGE_TYPES
+
     out = Path(output)
-    if len(inputs) <= 1 and not out.is_dir():
-        targets = [out]
-    else:
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"{len(inputs)} frames need a directory for -o, but {out} is a file")
-        names = [Path(p).name for p in inputs]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"several inputs are named {', '.join(dup)}: their results would overwrite each other")
-        targets = [out / n for n in names]
-    for src, dst in zip(inputs, targets):
-        if dst.resolve() == Path(src).resolve():
-            raise ValueError(f"the result for {src} would overwrite its input; choose another -o")
+    as_dir = len(names) > 1 or out.is_dir() or output.endswith(("/", os.sep))
+    if as_dir and out.exists() and not out.is_dir():
+        raise ValueError(f"{len(names)} frames need a directory for -o, but {out} is a file")
+    if len(names) > 1 and out.suffix.lower() in IMAGE_TYPES:
+        raise ValueError(f"{len(names)} frames need a directory for -o, not the file name {out}")
+    if not as_dir and out.suffix.lower() not in IMAGE_TYPES:
+        raise ValueError(f"{out}: unsupported image type '{out.suffix}' ({', '.join(IMAGE_TYPES)}), "
+                         f"or end it with / for a directory")
+    base = [Path(n).name for n in names]
+    dup = sorted({n for n in base if base.count(n) > 1})
+    if as_dir and dup:
+        raise ValueError(f"several inputs are named {', '.join(dup)}: their results would overwrite each other")
+    targets = [out / n for n in base] if as_dir else [out]
+    inputs = {Path(p).resolve(): p for p in [*names, *protected] if p}
+    for dst in targets:
+        if dst.resolve() in inputs:
+            raise ValueError(f"the result would overwrite the input {inputs[dst.resolve()]}; choose another -o")
     return targets
 
 
 def denoise_cli(a) -> int:
+    """One frame (errors are the command's) or a sequence (one model load; a frame that fails is
+    reported and the others still run)."""
     from tqdm import tqdm
 
     from .io import read_image, write_image
 
-    inputs = a.input or []
-    if len(inputs) > 1 and a.hdr:
+    frames = a.input or [None]  # None: the OIDN-style --hdr frame
+    if len(frames) > 1 and a.hdr:
         raise ValueError("--hdr names one frame; give a sequence as multi-layer EXRs")
-    targets = output_paths(inputs, a.output)
-    lam = None
     if a.lam is not None and a.lambda_map:
         raise ValueError("give --lambda or --lambda-map, not both")
-    if a.lam is not None:
-        lam = a.lam
-    elif a.lambda_map:
-        lam = read_image(a.lambda_map).mean(2)
-    if len(inputs) <= 1:  # one frame: errors are the command's
-        buf = read_input_buffers(a, inputs[0] if inputs else None)
-        den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
-                            precision=a.precision)
-        out = den.denoise_buffers(buf, lam=lam)
-        targets[0].parent.mkdir(parents=True, exist_ok=True)
-        write_image(targets[0], out)
+    names = [f or a.hdr for f in frames]
+    if names == [None]:
+        raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
+    targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
+    lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
+    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
+                        precision=a.precision)
+    if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
+        den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
+    single, failed, seconds = len(frames) == 1, [], []
+    for src, dst in tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single):
+        try:
+            buf = read_input_buffers(a, src)
+            out = den.denoise_buffers(buf, lam=lam)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            write_image(dst, out)  # atomic: a failed write leaves no partial file
+        except (ValueError, OSError) as e:  # unreadable or unsuitable frame, λ map of another size, full disk
+            if single:
+                raise
+            failed.append(f"{src}: {e}")
+            continue
+        seconds.append(den.last_seconds)
+    if single:
         rep = den.last_sanitize_report
         h, w = buf.shape
         print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
               + ("" if not rep.total else f" (sanitised input: {rep})"))
         return 0
-    # a sequence: one model load; a frame that fails is reported and the others still run
-    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
-                        precision=a.precision)
-    Path(a.output).mkdir(parents=True, exist_ok=True)
-    failed, seconds = [], []
-    for src, dst in tqdm(list(zip(inputs, targets)), desc="denoise", unit="frame"):
-        try:
-            out = den.denoise_buffers(read_input_buffers(a, src), lam=lam)
-            write_image(dst, out)
-            seconds.append(den.last_seconds)
-        except (BufferError, ValueError, FileNotFoundError) as e:  # ExrError is a BufferError
-            failed.append(f"{src}: {e}")
-    done = len(inputs) - len(failed)
-    print(f"denoised {done} of {len(inputs)} frames into {a.output} ({den.precision}"
+    done = len(seconds)
+    print(f"denoised {done} of {len(frames)} frames into {a.output} ({den.precision}"
           + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")"))
     if failed:
         print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)

@@ -25,11 +25,18 @@ from .report import write_lambda_page
 DEFAULT_LAMBDAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
 
 
+def exr_name(lam: float) -> str:
+    return f"lambda_{lam:g}.exr"
+
+
 def sweep(den: Denoiser, buf: Buffers, lambdas=DEFAULT_LAMBDAS) -> tuple[dict[float, np.ndarray], dict]:
     """Outputs for each λ from one cached session, and what the sweep cost against full denoises."""
     lambdas = sorted({float(l) for l in lambdas})
     if not lambdas:
         raise ValueError("give at least one λ")
+    names = [exr_name(l) for l in lambdas]
+    if len(set(names)) < len(names):
+        raise ValueError(f"λ values {lambdas} are too close to tell apart in file names ({names})")
     sess = den.session(buf)
     sess.denoise(lambdas[0])  # warm-up: the first tail call allocates
     outs, tail = {}, []
@@ -47,8 +54,9 @@ def sweep(den: Denoiser, buf: Buffers, lambdas=DEFAULT_LAMBDAS) -> tuple[dict[fl
 
 
 def explore(den: Denoiser, buf: Buffers, out_dir: str | Path, lambdas=DEFAULT_LAMBDAS,
-            reference: np.ndarray | None = None, title: str = "neurecon λ explorer") -> Path:
-    """Sweep λ, write one EXR per λ, `lambda.json` and the slider page; returns the page's path."""
+            reference: np.ndarray | None = None, title: str = "neurecon λ explorer") -> tuple[Path, dict]:
+    """Sweep λ, write one EXR per λ, `lambda.json` and the slider page; returns the page's path
+    and the sweep's timing."""
     out = Path(out_dir)
     if reference is not None and reference.shape[:2] != buf.shape:
         h, w = reference.shape[:2]
@@ -56,30 +64,30 @@ def explore(den: Denoiser, buf: Buffers, out_dir: str | Path, lambdas=DEFAULT_LA
     outs, timing = sweep(den, buf, lambdas)
     out.mkdir(parents=True, exist_ok=True)
     for lam, img in outs.items():
-        write_image(out / f"lambda_{lam:g}.exr", img)
+        write_image(out / exr_name(lam), img)
     table = ({lam: metrics.denoise_metrics(img, reference) for lam, img in outs.items()}
              if reference is not None else {})
     model = den.card.get("name", "λ model")
     page = write_lambda_page(out, outs, buf["color"], timing, reference=reference, table=table,
-                             title=title, notes=f"model {model}")
+                             title=title, notes=f"model {model}", exr_names=[exr_name(l) for l in outs])
     (out / "lambda.json").write_text(json.dumps(
         {"model": model, "lambdas": list(outs), "timing": timing,
          "metrics": {f"{lam:g}": m for lam, m in table.items()}}, indent=1))
-    return page
+    return page, timing
 
 
 def explore_cli(a) -> int:
     from .denoise import read_input_buffers
     from .io import read_image
 
-    buf = read_input_buffers(a)
+    buf = read_input_buffers(a, a.input)
     ref = read_image(a.reference) if a.reference else None
     den = Denoiser.load(a.model, maxmem_mb=a.maxmem, precision=a.precision)
+    lambdas = a.lambdas or DEFAULT_LAMBDAS
     t = time.perf_counter()
-    page = explore(den, buf, a.out, a.lambdas, ref)
-    timing = json.loads((Path(a.out) / "lambda.json").read_text())["timing"]
-    print(f"swept λ ∈ {{{', '.join(f'{l:g}' for l in sorted(set(a.lambdas)))}}} in "
-          f"{time.perf_counter() - t:.1f} s: a λ change takes {timing['lambda_change_seconds']:.3f} s, "
-          f"a full denoise {timing['full_denoise_seconds']:.3f} s ({timing['speedup']:.2f}× faster)")
+    page, timing = explore(den, buf, a.out, lambdas, ref)
+    print(f"swept {len(set(lambdas))} λ values in {time.perf_counter() - t:.1f} s: a λ change takes "
+          f"{timing['lambda_change_seconds']:.3f} s, a full denoise {timing['full_denoise_seconds']:.3f} s "
+          f"({timing['speedup']:.2f}× faster)")
     print(f"page: {page}")
     return 0

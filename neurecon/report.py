@@ -107,8 +107,11 @@ def write_report(out_dir: str | Path, images: dict[str, np.ndarray], reference: 
 
 def write_lambda_page(out_dir: str | Path, outputs: dict[float, np.ndarray], noisy: np.ndarray, timing: dict,
                       reference: np.ndarray | None = None, table: dict[float, dict] | None = None,
-                      title: str = "neurecon λ explorer", notes: str = "", crop: int = 48) -> Path:
+                      title: str = "neurecon λ explorer", notes: str = "", crop: int = 48,
+                      exr_names: list[str] | None = None) -> Path:
     """A static page with a λ slider over precomputed outputs (`outputs`: λ -> H×W×3 linear image).
+    Its PNGs are named by slider position (`step<i>*.png`); `exr_names` are the files that hold
+    each λ's output, shown under the slider.
 
     Crops are where λ changes the output most (largest λ against the smallest), the only places
     where choosing λ matters; the change map shows the same per pixel."""
@@ -130,20 +133,20 @@ def write_lambda_page(out_dir: str | Path, outputs: dict[float, np.ndarray], noi
     for stem, img in fixed.values():
         save(stem, img)
     for i, lam in enumerate(lams):
-        save(f"lambda_{i}", outputs[lam])
-        write_ldr(out / f"lambda_{i}_change.png", srgb_decode(error_map(outputs[lam], lo, vmax=0.05)))
+        save(f"step{i}", outputs[lam])
+        write_ldr(out / f"step{i}_change.png", srgb_decode(error_map(outputs[lam], lo, vmax=0.05)))
 
     def cell(src: str, caption: str, live: bool = False) -> str:
-        attr = f' data-src="{src.replace("lambda_0", "lambda_{i}")}"' if live else ""
+        attr = f' data-src="{src.replace("step0", "step{i}")}"' if live else ""
         return f'<td><img src="{src}"{attr}><br>{caption}</td>'
 
     label = '<span class="lam"></span>'
-    full = [cell("noisy.png", "noisy input"), cell("lambda_0.png", f"λ = {label}", True)]
+    full = [cell("noisy.png", "noisy input"), cell("step0.png", f"λ = {label}", True)]
     full += [cell("reference.png", "reference")] if reference is not None else []
-    full += [cell("lambda_0_change.png", f"change from λ = {lams[0]:g} (relative)", True)]
+    full += [cell("step0_change.png", f"change from λ = {lams[0]:g} (relative)", True)]
     crop_rows = "".join(
         "<tr>" + cell(f"noisy_crop{j}.png", f"noisy, crop at (y={y}, x={x})")
-        + cell(f"lambda_0_crop{j}.png", f"λ = {label}", True)
+        + cell(f"step0_crop{j}.png", f"λ = {label}", True)
         + (cell(f"reference_crop{j}.png", "reference") if reference is not None else "") + "</tr>"
         for j, (y, x) in enumerate(crops))
     metric_rows = ""
@@ -162,19 +165,20 @@ def write_lambda_page(out_dir: str | Path, outputs: dict[float, np.ndarray], noi
 <style>{_STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1><p>{html.escape(notes)}. λ = 1 is the plain denoiser; larger λ keeps more
 of the input's detail and noise where the denoiser is unsure. Drag the slider (or use the arrow keys).</p>
-<p><input type="range" id="lam" min="0" max="{len(lams) - 1}" step="1" value="0"> λ = <b class="lam"></b></p>
+<p><input type="range" id="lam" min="0" max="{len(lams) - 1}" step="1" value="0"> λ = <b class="lam"></b>
+<span class="exr"></span></p>
 <p>{html.escape(speed)}</p>
 <table><tr>{''.join(full)}</tr></table>
 <h2>crops (where λ changes the output most)</h2><table>{crop_rows}</table>
 {metric_rows}
-<p>Each λ's output is in <code>lambda_&lt;λ&gt;.exr</code> beside this page.</p>
 <script>
-const L = {json.dumps([float(l) for l in lams])};
+const L = {json.dumps([float(l) for l in lams])}, E = {json.dumps(exr_names or [])};
 const s = document.getElementById("lam");
 function show() {{
   const i = +s.value;
   document.querySelectorAll("img[data-src]").forEach(im => im.src = im.dataset.src.replace("{{i}}", i));
   document.querySelectorAll(".lam").forEach(e => e.textContent = L[i]);
+  document.querySelectorAll(".exr").forEach(e => e.textContent = E[i] ? "(" + E[i] + " beside this page)" : "");
   document.querySelectorAll("tr[data-i]").forEach(r => r.className = +r.dataset.i === i ? "on" : "");
 }}
 s.addEventListener("input", show); show();

@@ -106,5 +106,31 @@ def test_denoise_sequence_output_must_be_a_directory_without_name_clashes(tmp_pa
     assert read_image(tmp_path / "b" / "f.exr").shape == (12, 16, 3)
     before = (tmp_path / "a" / "f.exr").read_bytes()
     assert main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "a"), "--model", str(model_pt)]) == 2
-    assert "would overwrite its input" in capsys.readouterr().err
+    assert "would overwrite the input" in capsys.readouterr().err
     assert (tmp_path / "a" / "f.exr").read_bytes() == before
+    # nor over an OIDN-style input; --hdr into a directory keeps the colour file's name
+    write_image(tmp_path / "c.exr", frame["color"])
+    write_image(tmp_path / "alb.exr", frame["albedo"])
+    write_image(tmp_path / "nrm.exr", frame["normal"])
+    oidn = ["--hdr", str(tmp_path / "c.exr"), "--alb", str(tmp_path / "alb.exr"), "--nrm", str(tmp_path / "nrm.exr"),
+            "--model", str(model_pt)]
+    for target in ("c.exr", "alb.exr"):
+        assert main(["denoise", *oidn, "-o", str(tmp_path / target)]) == 2
+        assert "would overwrite the input" in capsys.readouterr().err
+    assert main(["denoise", *oidn, "-o", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "c.exr").exists()
+    # a directory is named by a trailing slash; a file name for a sequence is refused
+    assert main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "new") + "/", "--model", str(model_pt)]) == 0
+    assert (tmp_path / "new" / "f.exr").exists()
+    assert main(["denoise", str(tmp_path / "a" / "f.exr"), str(tmp_path / "c.exr"), "-o", str(tmp_path / "out.exr")]) == 2
+    assert "need a directory for -o, not the file name" in capsys.readouterr().err
+
+
+def test_denoise_sequence_checks_lambda_once_before_any_frame(tmp_path, frame, model_pt, capsys):
+    paths = []
+    for i in range(2):
+        write_buffers(tmp_path / f"f{i}.exr", frame)
+        paths.append(str(tmp_path / f"f{i}.exr"))
+    assert main(["denoise", *paths, "-o", str(tmp_path / "out"), "--model", str(model_pt), "--lambda", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("no λ control") == 1 and not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ from .ldr import FORMATS as LDR_FORMATS, read_ldr, write_ldr
 from .pfm import read_pfm, write_pfm
 
 EXR_NAMES = {1: ("Y",), 2: ("R", "G"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}
+IMAGE_TYPES = (".exr", ".pfm", *LDR_FORMATS)  # what write_image writes
 _RANK = {c: i for i, c in enumerate("RGBAXYZW")}
 
 

@@ -57,7 +57,10 @@ class LossSpecialiser(nn.Module):
 
     def lambda_free(self, feats: torch.Tensor) -> torch.Tensor:
         """The first conv's response to the features alone (with its bias). The conv is linear in
-        its input channels, so this part is the same for every λ and a session caches it."""
+        its input channels (zero padding), so this part is the same for every λ and a session
+        caches it. Equal to the one conv over [features, λ] up to float rounding (under bf16
+        autocast the two parts round separately: one bf16 step at most)."""
+        assert self.inp.padding_mode == "zeros", "the split needs a zero-padded first conv"
         w = self.inp.weight[:, :feats.shape[1]]
         return F.conv2d(torch.relu(feats), w, self.inp.bias, padding=self.inp.padding)
 
