@@ -59,12 +59,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench/results/lambda_speed")
     a = ap.parse_args(argv)
     buf = frame(a.size)
-    calls = {}
+    calls, labels = {}, []
     for m in a.models:
         den = Denoiser.load(m, precision=a.precision)
         sess = den.session(buf)
-        calls[f"{m}: full"] = lambda d=den: d.denoise_buffers(buf, lam=LAM)
-        calls[f"{m}: λ change"] = lambda s=sess: s.denoise(LAM)
+        label = Path(m).parent.name if m.endswith(".pt") else m  # runs/<name>/best.pt -> <name>
+        labels.append(label)
+        calls[f"{label}: full"] = lambda d=den: d.denoise_buffers(buf, lam=LAM)
+        calls[f"{label}: λ change"] = lambda s=sess: s.denoise(LAM)
     default = Denoiser.load(None, precision=a.precision)
     calls["default"] = lambda: default.denoise_buffers(buf)
     if peers.available():
@@ -80,21 +82,21 @@ def main(argv=None) -> int:
                 fn()
                 times[k].append(time.perf_counter() - t)
     sec = {k: statistics.median(v) for k, v in times.items()}
-    res = {"meta": {"size": a.size, "lambda": LAM, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+    res = {"meta": {"models": dict(zip(labels, a.models)), "size": a.size, "lambda": LAM, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "precision": default.precision, "native_bf16": native_bf16(), "repeat": a.repeat,
                     "rounds": a.rounds},
            "seconds": sec,
-           "lambda_change_speedup_vs_full": {m: sec[f"{m}: full"] / sec[f"{m}: λ change"] for m in a.models},
-           "lambda_change_vs_default_full": {m: sec[f"{m}: λ change"] / sec["default"] for m in a.models}}
+           "lambda_change_speedup_vs_full": {m: sec[f"{m}: full"] / sec[f"{m}: λ change"] for m in labels},
+           "lambda_change_vs_default_full": {m: sec[f"{m}: λ change"] / sec["default"] for m in labels}}
     if "oidn" in sec:
-        res["lambda_change_vs_oidn"] = {m: sec[f"{m}: λ change"] / sec["oidn"] for m in a.models}
+        res["lambda_change_vs_oidn"] = {m: sec[f"{m}: λ change"] / sec["oidn"] for m in labels}
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lambda_speed.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
     plot(sec, out / "lambda_speed.png")
     for k, s in sec.items():
         print(f"{k:40s} {s * 1e3:7.1f} ms")
-    for m in a.models:
+    for m in labels:
         print(f"{m}: a λ change is {res['lambda_change_speedup_vs_full'][m]:.2f}× faster than its full denoise, "
               f"{res['lambda_change_vs_default_full'][m]:.2f}× the default model's full denoise")
     return 0
