@@ -36,6 +36,21 @@ def frame(size: int, seed: int = 0) -> Buffers:
     return Buffers(**planes)
 
 
+def time_interleaved(calls: dict, rounds: int, repeat: int) -> dict[str, float]:
+    """Median seconds of each call after two warm-ups (and compiles), `repeat` runs per call per
+    round, the calls interleaved so background load hits every one alike."""
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for fn in calls.values():
+        fn(), fn()
+    for _ in range(rounds):
+        for k, fn in calls.items():
+            for _ in range(repeat):
+                t = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["fast", "balanced", "high", "kpcn"])
@@ -62,16 +77,7 @@ def main(argv=None) -> int:
     if peers.available():
         peers.warm_up()
         calls["oidn"] = lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for fn in calls.values():  # warm-up (and compile)
-        fn(), fn()
-    for _ in range(a.rounds):
-        for k, fn in calls.items():
-            for _ in range(a.repeat):
-                t = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - t)
-    sec = {k: statistics.median(v) for k, v in times.items()}
+    sec = time_interleaved(calls, a.rounds, a.repeat)
     # every variant must give the fp32 NCHW result (bf16 only approximately): max |difference|
     ref = {m: calls[f"{m}:nchw"]() for m in a.models}
     diff = {k: float(np.abs(fn() - ref[k.split(":")[0]]).max()) for k, fn in calls.items() if ":" in k}

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,7 +23,7 @@ from neurecon import peers  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.nn.precision import native_bf16  # noqa: E402
 
-from inference import frame  # noqa: E402  (bench/inference.py: random buffers of a size)
+from inference import frame, time_interleaved  # noqa: E402  (bench/inference.py)
 
 LAM = 3.0
 
@@ -72,16 +70,7 @@ def main(argv=None) -> int:
     if peers.available():
         peers.warm_up()
         calls["oidn"] = lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for fn in calls.values():
-        fn(), fn()
-    for _ in range(a.rounds):
-        for k, fn in calls.items():
-            for _ in range(a.repeat):
-                t = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - t)
-    sec = {k: statistics.median(v) for k, v in times.items()}
+    sec = time_interleaved(calls, a.rounds, a.repeat)
     res = {"meta": {"models": dict(zip(labels, a.models)), "size": a.size, "lambda": LAM, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "precision": default.precision, "native_bf16": native_bf16(), "repeat": a.repeat,
                     "rounds": a.rounds},
