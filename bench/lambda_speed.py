@@ -4,8 +4,9 @@ yardsticks.
 
     .venv/bin/python bench/lambda_speed.py --models lambda --size 256 --out bench/results/lambda_speed
 
-Random inputs (speed does not depend on content); median of --repeat runs after two warm-ups,
-interleaved per round so background load hits every call alike. Writes lambda_speed.json and
+Random inputs (speed does not depend on content); median of --rounds × --repeat runs after two
+warm-ups, interleaved per round so background load hits every call alike. All models run at one
+--precision. Writes lambda_speed.json and
 lambda_speed.png.
 """
 from __future__ import annotations
@@ -62,6 +63,8 @@ def main(argv=None) -> int:
         den = Denoiser.load(m, precision=a.precision)
         sess = den.session(buf)
         label = Path(m).parent.name if m.endswith(".pt") else m  # runs/<name>/best.pt -> <name>
+        if not label or label in labels:  # a bare file, or two checkpoints of one run
+            label = m
         labels.append(label)
         calls[f"{label}: full"] = lambda d=den: d.denoise_buffers(buf, lam=LAM)
         calls[f"{label}: λ change"] = lambda s=sess: s.denoise(LAM)

@@ -26,9 +26,10 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="configs/denoise_lambda_high.yaml")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    lo = load_config(a.config).task["data"].get("train_seeds") or [0, 1]
+    seeds = load_config(a.config).task["data"].get("train_seeds")
     # the task loads its training set too: keep one scene of it, validation is what is measured
-    task = make_task(load_config(a.config, [f"task.data.train_seeds=[{lo[0]}, {lo[0] + 1}]", "task.data.pack=null"]))
+    keep = [f"task.data.train_seeds=[{seeds[0]}, {seeds[0] + 1}]"] if seeds else ["task.data.train_limit=1"]
+    task = make_task(load_config(a.config, [*keep, "task.data.pack=null"]))
     res = {}
     for name in a.models:
         model = load_model(name)[0].float().eval()
