@@ -79,11 +79,17 @@ def split_error(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch
     return mean - ref, (x - mean) * (k / (k - 1)) ** 0.5
 
 
-def pixel_kurtosis(noise: torch.Tensor) -> float:
-    """Kurtosis of each pixel's channel-mean noise over the K renders, averaged over pixels with
-    weights ∝ the pixel's variance (Σ m4/m2 / Σ m2); pixels without noise carry no weight."""
+def pixel_moments(noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Second and fourth moments of each pixel's channel-mean noise over the K renders (H×W each)."""
     n = noise.mean(1)  # K×H×W
-    m2, m4 = n.pow(2).mean(0), n.pow(4).mean(0)
+    return n.pow(2).mean(0), n.pow(4).mean(0)
+
+
+def pixel_kurtosis(noise: torch.Tensor, moments: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+    """Kurtosis of each pixel's channel-mean noise over the K renders, averaged over pixels with
+    weights ∝ the pixel's variance (Σ m4/m2 / Σ m2); pixels without noise carry no weight.
+    `moments`: `pixel_moments(noise)` when the caller has them already."""
+    m2, m4 = moments or pixel_moments(noise)
     live = m2 > 0
     return float((m4[live] / m2[live]).sum() / m2[live].sum())
 
@@ -107,12 +113,14 @@ def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor
     std = noise.pow(2).mean((0, 1)).sqrt()
     live = std > 0
     noise_var = float(noise.pow(2).mean())
+    p999_noise = _p999(noise.abs())
+    m2, m4 = pixel_moments(noise)
     m = {"mse": float(err.pow(2).mean()),
          "bias_mse": float(bias.pow(2).mean()),
          "noise_var": noise_var,
-         "p999_noise": _p999(noise.abs()),
+         "p999_noise": p999_noise,
          "p999_error": _p999(err.abs()),
-         "kurtosis": pixel_kurtosis(noise),
+         "kurtosis": pixel_kurtosis(noise, (m2, m4)),
          "confidence_corr": spearman(std, unsure),
          # explanatory, added after the first run: the pooled percentile mixes how much noise there
          # is, the shape of each pixel's noise (its standardised tail) and how unevenly noise is
@@ -122,9 +130,7 @@ def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor
          # added after review: the percentile in units of the output's own RMS noise, and the
          # kurtosis without variance weights (over pixels with at least 1 % of the mean noise std;
          # the weights come from the same renders, so a firefly raises its weight and its kurtosis)
-         "p999_noise_over_rms": _p999(noise.abs()) / noise_var ** 0.5}
-    n = noise.mean(1)
-    m2, m4 = n.pow(2).mean(0), n.pow(4).mean(0)
+         "p999_noise_over_rms": p999_noise / noise_var ** 0.5}
     keep = std >= 0.01 * std.mean()
     m["kurtosis_unweighted"] = float((m4[keep] / m2[keep].pow(2)).mean())
     return m, std

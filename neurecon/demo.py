@@ -54,7 +54,7 @@ def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed:
                               title=f"neurecon demo: λ on scene {seed}, {spp} spp")
         links["λ explorer: how much noise to keep"] = lam_page.relative_to(out_dir / "report").as_posix()
         print(f"λ explorer: {lam_page} (a λ change {t['lambda_change_seconds']:.3f} s, "
-              f"a full denoise {t['full_denoise_seconds']:.3f} s)")
+              f"a full denoise (features + tail) {t['full_denoise_seconds']:.3f} s)")
     html = write_report(out_dir / "report", images, ref, table,
                         title=f"neurecon demo: scene {seed}, {spp} spp",
                         notes=f"model {card}; renderer Mitsuba {current_variant()}, box filter; "

@@ -159,7 +159,7 @@ def write_lambda_page(out_dir: str | Path, outputs: dict[float, np.ndarray], noi
                                  for i, lam in enumerate(lams))
                        + "</table><p>relMSE and SMAPE on linear HDR radiance; DSSIM on tonemapped images.</p>")
     speed = (f"features once: {timing['features_seconds']:.3f} s; a λ change: "
-             f"{timing['lambda_change_seconds']:.3f} s; a full denoise: {timing['full_denoise_seconds']:.3f} s "
+             f"{timing['lambda_change_seconds']:.3f} s; a full denoise (features + λ tail): {timing['full_denoise_seconds']:.3f} s "
              f"({timing['speedup']:.2f}× faster to change λ; {timing['precision']})")
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head><body>
