@@ -6,6 +6,6 @@ from .buffers import BufferError, Buffers, SanitizeReport  # noqa: F401
 
 def __getattr__(name):  # lazy: importing neurecon must not import torch-heavy modules
     if name == "Denoiser":
-        from .denoise import Denoiser
+        from .infer.denoiser import Denoiser
         return Denoiser
     raise AttributeError(name)

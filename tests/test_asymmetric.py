@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from neurecon.buffers import Buffers
-from neurecon.denoise import Denoiser
+from neurecon.infer.denoiser import Denoiser
 from neurecon.losses import asymmetric, smape, smape_map
 from neurecon.nn.specialiser import LambdaKPCN, LambdaUNet
 
@@ -104,7 +104,7 @@ def test_untrained_specialiser_reproduces_the_backbone_for_every_lambda(arch):
 def test_training_lambdas_cover_one_to_ten_and_vary_smoothly():
     from types import SimpleNamespace
 
-    from neurecon.train.denoise_task import LambdaTask
+    from neurecon.tasks.denoise.lambda_task import LambdaTask
 
     task = LambdaTask.__new__(LambdaTask)
     task.lam_rng = torch.Generator().manual_seed(0)

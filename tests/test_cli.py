@@ -41,7 +41,7 @@ def test_inspect_corrupt_file_is_an_error(tmp_path, capsys):
 
 
 def test_denoise_multilayer_and_separate_files_agree(tmp_path, frame, model_pt):
-    from neurecon.denoise import Denoiser
+    from neurecon.infer.denoiser import Denoiser
 
     write_buffers(tmp_path / "f.exr", frame)
     assert main(["denoise", str(tmp_path / "f.exr"), "-o", str(tmp_path / "a.exr"), "--model", str(model_pt)]) == 0
@@ -69,7 +69,7 @@ def test_unknown_model_name(tmp_path, frame, capsys):
 
 
 def test_denoise_a_sequence_keeps_going_past_a_bad_frame(tmp_path, frame, model_pt, rng, capsys):
-    from neurecon.denoise import Denoiser
+    from neurecon.infer.denoiser import Denoiser
 
     frames = tmp_path / "in"
     frames.mkdir()

@@ -10,7 +10,7 @@ from neurecon.io import read_image
 from neurecon.models import WEIGHTS_DIR, SHIPPED
 from neurecon.cli import main
 
-needs_weights = pytest.mark.skipif(not (WEIGHTS_DIR / SHIPPED["default"]).exists(),
+needs_weights = pytest.mark.skipif(not (WEIGHTS_DIR / SHIPPED["default"].file).exists(),
                                    reason="shipped default weights not trained yet")
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from neurecon.buffers import BufferError
-from neurecon.denoise import Denoiser
+from neurecon.infer.denoiser import Denoiser
 from neurecon.nn.kpcn import KPCN
 
 FULL = ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"]

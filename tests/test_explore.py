@@ -12,8 +12,8 @@ import torch
 from neurecon import metrics
 from neurecon.buffers import Buffers
 from neurecon.cli import main
-from neurecon.denoise import Denoiser
-from neurecon.explore import explore, sweep
+from neurecon.infer.denoiser import Denoiser
+from neurecon.tasks.denoise.explore import explore, sweep
 from neurecon.io import read_image, write_buffers, write_image
 from neurecon.io.oidn_layout import find_frames
 from neurecon.models import SHIPPED, WEIGHTS_DIR
@@ -123,7 +123,7 @@ console.log(JSON.stringify([imgs.map(i => i.src), labels.map(l => String(l.textC
     assert all((tmp_path / p).exists() for p in out[0])
 
 
-@pytest.mark.skipif(not (WEIGHTS_DIR / SHIPPED["lambda"]).exists(), reason="shipped λ weights not trained yet")
+@pytest.mark.skipif(not (WEIGHTS_DIR / SHIPPED["lambda"].file).exists(), reason="shipped λ weights not trained yet")
 def test_cli_on_a_rendered_frame(tiny_dataset, tmp_path, capsys):
     fs = next(iter(find_frames(tiny_dataset / "valid").values()))
     write_buffers(tmp_path / "frame.exr", fs.read(4))

@@ -56,7 +56,7 @@ def test_multiscale_spec_round_trips_through_the_registry():
 
 
 def test_multiscale_tiled_equals_untiled():
-    from neurecon.denoise import Denoiser
+    from neurecon.infer.denoiser import Denoiser
 
     torch.manual_seed(0)
     m = MultiScale(KPCN(width=4, blocks=1, kernel=3, sources={"oidn": ["color", "albedo", "normal"]}), levels=3)

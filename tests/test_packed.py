@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-import neurecon.data.denoise as data
-from neurecon.data.packed import pack_dir
+import neurecon.tasks.denoise.data as data
+from neurecon.tasks.denoise.packed import pack_dir
 
 BUFFERS = ["color", "color_var", "albedo", "normal"]
 
@@ -34,7 +34,7 @@ def test_an_fp32_pack_maps_exactly_what_the_exrs_hold(dataset):
         for p, t in f.inputs.items():
             assert t.dtype == torch.float32 and torch.equal(t, loaded[k].inputs[p]), (k, p)
         assert torch.equal(f.reference, loaded[k].reference)
-        np.testing.assert_array_equal(f.table, data._importance_table(loaded[k]))
+        np.testing.assert_array_equal(f.table, data.importance_table(loaded[k]))
     # the sampler draws the same batches from either (same seed, same tables)
     a = data.PatchSampler(list(loaded.values()), patch=16, batch=4, seed=5).sample()
     b = data.PatchSampler(list(packed.values()), patch=16, batch=4, seed=5).sample()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurecon.denoise import Denoiser
+from neurecon.infer.denoiser import Denoiser
 from neurecon.nn import precision
 from neurecon.nn.unet import UNetKPCN
 

@@ -3,11 +3,11 @@ U-Net stride, and improves a real 4-spp render."""
 import pytest
 
 from neurecon import metrics
-from neurecon.denoise import Denoiser
+from neurecon.infer.denoiser import Denoiser
 from neurecon.io import find_frames
 from neurecon.models import SHIPPED, WEIGHTS_DIR
 
-DENOISERS = sorted(n for n, f in SHIPPED.items() if not n.startswith("sr_") and (WEIGHTS_DIR / f).exists())
+DENOISERS = sorted(n for n, s in SHIPPED.items() if s.task.startswith("denoise") and (WEIGHTS_DIR / s.file).exists())
 
 
 @pytest.mark.parametrize("name", DENOISERS)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from neurecon.sr.eco import eco_weight, mix, teacher_pair
-from neurecon.sr.imresize import contributions, cubic, imresize, output_length, weight_matrix
-from neurecon.sr.metrics import Y_COEFFS, psnr_y, rgb_to_y, ssim_y
+from neurecon.tasks.sr.eco import eco_weight, mix, teacher_pair
+from neurecon.tasks.sr.imresize import contributions, cubic, imresize, output_length, weight_matrix
+from neurecon.tasks.sr.metrics import Y_COEFFS, psnr_y, rgb_to_y, ssim_y
 
 torch.set_num_threads(1)
 
@@ -158,7 +158,7 @@ def test_mixed_pair_is_spatially_consistent():
 
 
 def test_per_sample_choice_and_aligned_crops():
-    from neurecon.sr.data import PairSampler, SRPair
+    from neurecon.tasks.sr.data import PairSampler, SRPair
 
     s = 2
     hr = _smooth(64, 48, 3).astype(np.float32)
@@ -194,7 +194,7 @@ def test_sr_output_size_odd_inputs(arch, scale):
 
 def test_tiled_equals_untiled():
     from neurecon.models import build_model
-    from neurecon.sr.infer import upscale_tensor
+    from neurecon.infer.upscale import upscale_tensor
 
     torch.manual_seed(0)
     m = build_model({"arch": "edsr", "scale": 2, "n_feats": 8, "n_blocks": 2}).eval()
@@ -263,7 +263,7 @@ def test_sr_task_loss_decreases(tmp_path):
 
 def test_kd_and_eco_recipes_use_a_cached_frozen_teacher(tmp_path):
     from neurecon.models import build_model
-    from neurecon.sr.tasks import SRTask
+    from neurecon.tasks.sr.task import SRTask
     from neurecon.train.config import load_config
     from neurecon.train.run import train_from_config
 
@@ -294,7 +294,7 @@ def test_upscale_cli_tiling_and_errors(tmp_path):
     from PIL import Image
 
     from neurecon.models import build_model
-    from neurecon.sr.cli import upscale_cli
+    from neurecon.cli.upscale import run as upscale_cli
 
     torch.manual_seed(0)
     m = build_model({"arch": "edsr", "scale": 2, "n_feats": 8, "n_blocks": 1})

@@ -194,7 +194,7 @@ def test_rescore_replaces_a_shipped_cards_benchmark_rows(tmp_path):
     from neurecon.models import SHIPPED
     from neurecon.models.card import rescore
 
-    pt = tmp_path / SHIPPED["fast"]
+    pt = tmp_path / SHIPPED["fast"].file
     torch.save({"spec": {}, "model": {}, "card": {"scores": {"old": 1}}}, pt)
     pt.with_suffix(".md").write_text("# fast\n\n## Benchmark scores\n\n```json\n{\"old\": 1}\n```\n\n## Config\n\nx\n")
     row = {"method": "neurecon:fast", "spp": 4, "relmse": 0.5}
@@ -213,7 +213,7 @@ def test_rescore_keeps_the_lambda_benches_that_ran_this_model(tmp_path):
     from neurecon.models import SHIPPED
     from neurecon.models.card import rescore
 
-    pt = tmp_path / SHIPPED["lambda"]
+    pt = tmp_path / SHIPPED["lambda"].file
     torch.save({"spec": {}, "model": {}, "card": {"scores": {}}}, pt)
     pt.with_suffix(".md").write_text("# lambda\n\n## Config\n\nx\n")
     cell = {"noise_flat": 1e-4, "detail_kept": 0.712345, "p999": 0.15, "blend_p999": 0.14, "mse": 3e-4}
@@ -252,7 +252,7 @@ def test_turning_the_weight_average_on_mid_run_starts_it_from_the_weights_and_re
 def test_a_training_set_that_does_not_fit_in_ram_is_refused_before_loading(tiny_dataset, monkeypatch):
     """The check's estimate is the RAM the frames really take: a budget just above what the three
     scenes need loads them, just below raises MemoryError (before swapping, naming the fix)."""
-    import neurecon.data.denoise as data
+    import neurecon.tasks.denoise.data as data
 
     buffers = ["color", "color_var", "albedo", "normal"]
     frames = data.load_frames(tiny_dataset / "train", [4], buffers)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from neurecon.denoise import Denoiser
+from neurecon.infer.denoiser import Denoiser
 from neurecon.models import build_model
 from neurecon.nn.unet import UNetKPCN
 

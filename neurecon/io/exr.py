@@ -13,7 +13,7 @@ import numpy as np
 import OpenEXR
 
 from ..buffers import BufferError
-from ._atomic import atomic_output
+from .atomic import atomic_output
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
 

@@ -1,5 +1,8 @@
 """8-bit PNG/JPEG I/O and the sRGB/tonemapping helpers that reports and metrics share.
 
+Two readings of an 8-bit file: :func:`read_ldr` decodes to linear radiance (denoising, reports);
+:func:`read_srgb8` keeps the stored code values (super-resolution).
+
 Everything inside neurecon is linear HDR; LDR files are sRGB-encoded. Reading decodes to
 linear so an LDR input can enter the same pipeline; writing applies exposure, clamps to [0, 1]
 and sRGB-encodes, i.e. the plain "display" transform (no filmic curve, so images stay
@@ -8,12 +11,13 @@ comparable with the metrics computed on :func:`tonemap_to_ldr`).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..buffers import BufferError
-from ._atomic import atomic_output
+from .atomic import atomic_output
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
@@ -73,3 +77,53 @@ def write_ldr(path: str | os.PathLike, img: np.ndarray, exposure: float = 1.0) -
     q = np.round(tonemap_to_ldr(arr, exposure) * 255.0).astype(np.uint8)
     with atomic_output(path) as tmp:
         Image.fromarray(q).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+SRGB8_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+               ".webp": "WEBP"}
+
+
+def read_srgb8(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """An 8- or 16-bit image's stored sRGB code values, not linearised (as SR models and their
+    benchmarks work): (H×W×3 float32 RGB in [0, 1], H×W alpha or None, was_grey)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            alpha = None
+            if mode in ("I;16", "I;16B", "I;16L", "I"):
+                g = np.asarray(im, dtype=np.float32) / 65535.0
+                return np.repeat(g[..., None], 3, axis=2), None, True
+            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
+            grey = mode in ("L", "LA", "1")
+            rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except UnidentifiedImageError as e:
+        raise ValueError(f"{path}: not an image Pillow can read ({e})") from None
+    return rgb, alpha, grey
+
+
+def write_srgb8(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, grey: bool = False) -> None:
+    """Code values in [0, 1] as an 8-bit image (grey and alpha as read by :func:`read_srgb8`), atomically."""
+    path = Path(path)
+    fmt = SRGB8_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: output must be one of {', '.join(SRGB8_FORMATS)}")
+    if not path.parent.exists():
+        raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    q = np.round(np.clip(rgb, 0, 1) * 255.0).astype(np.uint8)
+    if grey:
+        g = np.round(np.clip(rgb.mean(axis=2), 0, 1) * 255.0).astype(np.uint8)
+        im = Image.fromarray(g, "L")
+        if alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
+            im = Image.fromarray(np.dstack([g, np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8)]), "LA")
+    elif alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
+        im = Image.fromarray(np.dstack([q, np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8)]), "RGBA")
+    else:
+        im = Image.fromarray(q, "RGB")
+    with atomic_output(path) as tmp:
+        im.save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))

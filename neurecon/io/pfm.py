@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from ..buffers import BufferError
-from ._atomic import atomic_output
+from .atomic import atomic_output
 
 _HEADER = re.compile(rb"(P[Ff])\s+(\d+)\s+(\d+)\s+(\S+)\s")
 

@@ -10,48 +10,45 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 import yaml
 
-from . import export_shipped, weights_digest
+from ..io.atomic import atomic_save, atomic_write_text
+from . import registry
+from .checkpoint import export_shipped, load_model, read_file, weights_digest
+
+
+def _history(run: Path) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:  # a torn last line of a killed run
+            continue
+    return out
 
 
 def run_summary(run_dir: str | Path) -> dict:
+    """What a finished run says about itself: iterations, wall time, processes, precision, the
+    best validation, its config, and the data as its task describes it."""
     run = Path(run_dir)
-    hist = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    if not (run / "best.pt").exists():
+        raise FileNotFoundError(f"{run / 'best.pt'} not found: train the run first")
+    hist = _history(run)
     train = [h for h in hist if "loss" in h]
     val = [h for h in hist if any(k.startswith("val_") for k in h)]
-    best = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+    best = read_file(run / "best.pt")
     cfg = best.get("config") or yaml.safe_load((run / "config.yaml").read_text())
     best_val = next((h for h in val if h["step"] == best["step"]), val[-1] if val else {})
-    data_meta = {}
-    from ..data.denoise import scene_seed, select_scenes
-    from ..io import find_frames
-    from ..train.denoise_task import DATA_DEFAULTS, train_dirs
-
-    d = dict(cfg["task"].get("data") or {})
-    if str(cfg["task"].get("name", "")).startswith("denoise"):  # what the denoise tasks read when a key is left out
-        d = {**DATA_DEFAULTS, **d}
-    root = Path(d.get("root", ""))
-    subs = train_dirs(d)  # one or several train directories
-    dirs = [("train" if len(subs) == 1 else f"train {t}", "train", t) for t in subs]
-    for key, split, sub in dirs + [("valid", "valid", d.get("valid", "valid"))]:
-        meta = root / sub / "metadata.json"
-        if meta.exists():
-            m = json.loads(meta.read_text())
-            data_meta[key] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
-            # what training read (limit, seed range), not what the render job's metadata planned
-            used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
-            seeds = [s for s in map(scene_seed, used) if s is not None]
-            data_meta[key]["scenes"] = len(used)
-            data_meta[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
+    task = registry.task_factory(cfg["task"].get("name"))
     last = run / "last.pt"
-    world = torch.load(last, map_location="cpu", weights_only=False).get("world", 1) if last.exists() else 1
+    world = read_file(last).get("world", 1) if last.exists() else 1
     return {"iterations": train[-1]["step"] if train else 0, "world": world,
             "precision": (cfg.get("run") or {}).get("precision", "fp32"),
             "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
             "best_step": best["step"], "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
-            "final_train_loss": train[-1]["loss"] if train else None, "config": cfg, "data": data_meta}
+            "final_train_loss": train[-1]["loss"] if train else None, "config": cfg,
+            "data": task.describe_data(cfg["task"])}
 
 
 # What a card keeps of the λ benches (bench/asymmetric.py, bench/asymmetric_noise.py): per spp and λ
@@ -70,9 +67,7 @@ def scores_for(bench: dict, weights_file: str, digest: str | None = None) -> dic
     bench/denoise.py: this model's rows, OIDN's, and the ratios to OIDN. The λ benches (which name
     the model they ran in "model"): their summary's main statistics, checks and verdict, under the
     bench's name. A bench that recorded the weights' digest counts only for the same `digest`."""
-    from . import SHIPPED
-
-    names = {n for n, f in SHIPPED.items() if f == weights_file}
+    names = registry.shipped_names(weights_file)
     kind = "asymmetric_noise" if "verdict" in bench else "asymmetric" if {"checks", "speed"} <= bench.keys() else None
     if kind in LAMBDA_KEYS:
         if bench.get("model") not in names:
@@ -109,47 +104,60 @@ def rescore(shipped_pt: str | Path, *benches: dict) -> tuple[Path, Path]:
     benchmarks', or drop them when no benchmark ran the model (by name, and for the λ benches
     by the weights' digest as well)."""
     pt = Path(shipped_pt)
-    ck = torch.load(pt, map_location="cpu", weights_only=False)
+    ck = read_file(pt)
     scores = {}
     for bench in benches:
         scores.update(scores_for(bench, pt.name, weights_digest(ck["model"])))
     ck["card"]["scores"] = scores
-    torch.save(ck, pt)
+    atomic_save(ck, pt)
     md = pt.with_suffix(".md")
     text = md.read_text()
     head, _, config = text.partition("\n## Config")
     head = head.split("\n\n## Benchmark scores")[0].rstrip("\n")
-    md.write_text("\n".join([head, *_scores_block(scores), "", "## Config"]) + config)
+    atomic_write_text(md, "\n".join([head, *_scores_block(scores), "", "## Config"]) + config)
     return pt, md
 
 
 def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
-    run = Path(run_dir)
+    """Ship a run's best weights as fp16 `out` with its card (in the .pt and as `out`.md). The
+    card's text comes from the recipe and the run; the task adds what it measures on the
+    exported weights (e.g. SR's PSNR-Y), so every task's card has the same form."""
+    run, out = Path(run_dir), Path(out)
     s = run_summary(run)
     cfg = s["config"]
-    card = {"name": cfg.get("card", {}).get("name", Path(out).stem),
-            "description": cfg.get("card", {}).get("description", ""),
-            "trained_by": f"neurecon train (config: {cfg.get('card', {}).get('config', 'see config below')})",
+    task = registry.task_factory(cfg["task"].get("name"))
+    name = cfg.get("card", {}).get("name", out.stem)
+    card = {"name": name, "task": cfg["task"].get("name"), "description": task.describe(cfg),
+            "recipe": cfg.get("card", {}).get("config"),
             "iterations": s["iterations"], "wall_minutes": s["wall_minutes"], "best_step": s["best_step"],
             "processes": s["world"], "precision": s["precision"],
-            "best_validation": s["best_validation"], "data": s["data"], "scores": scores or {},
-            "config": cfg}
-    pt = export_shipped(run / "best.pt", out, card)
-    md = Path(out).with_suffix(".md")
+            "best_validation": s["best_validation"], "data": s["data"], "scores": scores or {}, "config": cfg}
+    export_shipped(run / "best.pt", out, card)
+    model, _ = load_model(out)
+    card["parameters"] = sum(p.numel() for p in model.parameters())
+    measured = getattr(task, "card_metrics", None)
+    card["measured"] = measured(model, cfg) if measured else {}
+    export_shipped(run / "best.pt", out, card)
+    atomic_write_text(out.with_suffix(".md"), card_markdown(card, out))
+    return out, out.with_suffix(".md")
+
+
+def card_markdown(card: dict, pt: Path) -> str:
+    recipe = card.get("recipe")
     lines = [f"# {card['name']}", "", card["description"], "",
-             f"- trained by `neurecon train` on the data below: {s['iterations']} iterations in "
-             f"{s['wall_minutes']} min on this project's 2-core CPU machine"
-             + (f" ({s['world']} DDP processes)" if s["world"] > 1 else "")
-             + (f", {s['precision']} mixed precision" if s["precision"] != "fp32" else "")
-             + f"; best validation at step {s['best_step']}",
-             f"- weights: `{Path(out).name}`, fp16, {pt.stat().st_size / 1024:.0f} KiB",
+             f"- trained by `neurecon train{' ' + recipe if recipe else ''}`: {card['iterations']} iterations in "
+             f"{card['wall_minutes']} min on this project's 2-core CPU machine"
+             + (f" ({card['processes']} DDP processes)" if card["processes"] > 1 else "")
+             + (f", {card['precision']} mixed precision" if card["precision"] != "fp32" else "")
+             + f"; best validation at step {card['best_step']}",
+             f"- weights: `{pt.name}`, fp16, {pt.stat().st_size / 1024:.0f} KiB, {card['parameters']:,} parameters",
              "", "## Data", ""]
-    for split, m in s["data"].items():
-        lines.append(f"- {split}: {m.get('scenes')} procedural Mitsuba scenes, {m.get('size')}², noisy {m.get('spp')} spp, "
-                     f"reference {m.get('ref_spp')} spp, seeds {m.get('seed_range')} ({m.get('renderer')}, {m.get('variant')})")
+    lines += [f"- {split}: {m.get('text', m)}" for split, m in card["data"].items()]
     lines += ["", "## Validation (best checkpoint)", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.5g} |" for k, v in s["best_validation"].items()]
-    lines += _scores_block(scores)
-    lines += ["", "## Config", "", "```yaml", yaml.safe_dump(cfg, sort_keys=False).strip(), "```", ""]
-    md.write_text("\n".join(lines))
-    return pt, md
+    lines += [f"| {k} | {v:.5g} |" for k, v in card["best_validation"].items()]
+    if card.get("measured"):
+        lines += ["", "## Measured with the exported fp16 weights", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.5g} |" for k, v in card["measured"].items()]
+    lines += _scores_block(card["scores"])
+    lines += ["", "## Config", "", "```yaml", yaml.safe_dump(card["config"], sort_keys=False).strip(), "```", ""]
+    return "\n".join(lines)

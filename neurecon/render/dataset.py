@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..io.atomic import atomic_write_text
 from .mitsuba_backend import current_variant, mitsuba, render_buffers
 from .scenes import SAMPLERS, random_scene
 
@@ -103,9 +104,7 @@ def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
         "shard": list(job.shard), "host": platform.node(), "cpus": os.cpu_count(),
         "wall_seconds_this_run": round(seconds, 2), "job": asdict(job),
     })
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(meta, indent=1))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

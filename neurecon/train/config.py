@@ -56,11 +56,19 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _typed(cls, data: dict, where: str):
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(names)
+def check_keys(section: dict, allowed, where: str) -> dict:
+    """The one validator of config keys: a key outside `allowed` is an error naming where it was
+    (a typo must not silently train the wrong thing). Returns `section`."""
+    if not isinstance(section, dict):
+        raise ValueError(f"'{where}' must be a mapping, got {type(section).__name__}")
+    unknown = set(section) - set(allowed)
     if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} in '{where}'; allowed: {sorted(names)}")
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in '{where}'; allowed: {sorted(allowed)}")
+    return section
+
+
+def _typed(cls, data: dict, where: str):
+    check_keys(data, {f.name for f in dataclasses.fields(cls)}, where)
     kw = {}
     for k, v in data.items():
         default = getattr(cls(), k)
@@ -118,9 +126,7 @@ def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = N
             raise ValueError(f"override '{item}' is not KEY=VALUE")
         k, v = item.split("=", 1)
         _set_dotted(raw, k, yaml.safe_load(v))
-    unknown = set(raw) - {"task", "optim", "run", "card"}
-    if unknown:
-        raise ValueError(f"unknown config section(s) {sorted(unknown)}; allowed: task, optim, run, card")
+    check_keys(raw, {"task", "optim", "run", "card"}, "the config's sections")
     return TrainConfig(task=dict(raw.get("task") or {}),
                        optim=_typed(OptimConfig, raw.get("optim") or {}, "optim"),
                        run=_typed(RunConfig, raw.get("run") or {}, "run"),

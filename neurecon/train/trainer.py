@@ -25,8 +25,9 @@ import torch
 import yaml
 from torch import nn
 
+from ..io.atomic import atomic_save, atomic_write_text
+from ..models.checkpoint import read_file
 from ..nn import precision
-
 from .config import TrainConfig
 
 
@@ -54,12 +55,6 @@ def maybe_init_distributed() -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("gloo")
     return dist_info()
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def build_optimizer(params, cfg) -> torch.optim.Optimizer:
@@ -190,7 +185,7 @@ class Trainer:
         path = self.out / "last.pt"
         if not path.exists():
             return False
-        ck = torch.load(path, map_location="cpu", weights_only=False)
+        ck = read_file(path)
         self.model.load_state_dict(ck["model"])
         if self.ema:  # a run that turns the average on mid-way starts it from the current weights
             self.ema.model.load_state_dict(ck.get("ema", ck["model"]))
@@ -259,7 +254,7 @@ class Trainer:
         run = self.cfg.run
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+            atomic_write_text(self.out / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
         if resume and self.resume() and self.is_main:
             print(f"resumed from {self.out / 'last.pt'} at step {self.step}")
         elif self.is_main and (self.out / "metrics.jsonl").exists():

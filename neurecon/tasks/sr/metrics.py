@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import metrics as _m
+from ... import metrics as _m
 
 Y_COEFFS = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr (BT.601, studio swing) for R, G, B
 Y_OFFSET = 16.0

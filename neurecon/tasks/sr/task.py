@@ -33,14 +33,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..losses import get_loss
-from ..models import build_model, load_model
-from ..train.run import register_task
-from ..train.trainer import dist_info
+from ...io.atomic import atomic_save
+from ...losses import get_loss
+from ...models import build_model, load_model, read_file
+from ...infer.upscale import upscale_array, upscale_tensor
+from ...train.config import check_keys
+from ...train.trainer import dist_info
 from . import models as sr_models
-from .data import PairSampler, make_pairs
+from .data import DEMO_TRAIN, DEMO_VALID, PairSampler, make_pairs
 from .eco import SCHEDULES, eco_weight, mix, teacher_pair
-from .infer import upscale_array, upscale_tensor
 from .metrics import sr_metrics
 
 RECIPES = ("vanilla", "kd", "eco")
@@ -52,11 +53,7 @@ ECO_DEFAULTS = {"schedule": "sigmoid", "shift": 0.0, "per_sample": False, "a": 1
 
 
 def _section(t: dict, key: str, defaults: dict) -> dict:
-    sec = {**defaults, **(t.get(key) or {})}
-    unknown = set(sec) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} in task.{key}; allowed: {sorted(defaults)}")
-    return sec
+    return {**defaults, **check_keys(t.get(key) or {}, defaults, f"task.{key}")}
 
 
 def load_teacher(name_or_path, scale: int):
@@ -95,7 +92,7 @@ def teacher_outputs(teacher, pairs, scale: int, tile: int = 128, cache: str | Pa
         if path.suffix != ".pt":
             path = path / f"{fp[:16]}.pt"
         if path.exists():
-            ck = torch.load(path, map_location="cpu", weights_only=False)
+            ck = read_file(path)
             if ck.get("fingerprint") == fp:
                 return [teacher_pair(sr, scale) for sr in ck["sr"]]
     srs = []
@@ -105,9 +102,7 @@ def teacher_outputs(teacher, pairs, scale: int, tile: int = 128, cache: str | Pa
         srs.append(upscale_array(teacher, p.lr, tile=tile))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"fingerprint": fp, "names": [p.name for p in pairs], "sr": srs}, tmp)
-        os.replace(tmp, path)
+        atomic_save({"fingerprint": fp, "names": [p.name for p in pairs], "sr": srs}, path)
     return [teacher_pair(sr, scale) for sr in srs]
 
 
@@ -117,9 +112,7 @@ class SRTask:
 
     def __init__(self, cfg):
         t = cfg.task
-        unknown = set(t) - TASK_KEYS
-        if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)} in the sr task config; allowed: {sorted(TASK_KEYS)}")
+        check_keys(t, TASK_KEYS, "task")
         self.recipe = t.get("recipe", "vanilla")
         if self.recipe not in RECIPES:
             raise ValueError(f"unknown sr recipe '{self.recipe}'; choose {', '.join(RECIPES)}")
@@ -151,6 +144,41 @@ class SRTask:
                                     progress=self.verbose)
         self.sampler = PairSampler(self.train_pairs, self.scale, d["patch"], d["batch"], d["augment"],
                                    seed=cfg.run.seed + 1000 * rank, extra=extra)
+
+    # what the model card says -----------------------------------------------------------------
+    @staticmethod
+    def describe(cfg: dict) -> str:
+        t = cfg["task"]
+        spec = sr_models.resolve_preset(t.get("model") or {"preset": "edsr_baseline_s"}, int(t.get("scale", 2)))
+        recipe = t.get("recipe", "vanilla")
+        teacher = (t.get("teacher") or {}).get("model")
+        how = {"vanilla": "L1 on the real pairs", "kd": f"L1 towards the teacher `{teacher}`'s SR (KD)",
+               "eco": f"ECO: the teacher `{teacher}`'s noise-free pairs mixed with the real ones ({t.get('eco') or {}})"}
+        return (f"×{spec['scale']} single-image super-resolution, `{spec['arch']}` "
+                f"({', '.join(f'{k}={v}' for k, v in spec.items() if k not in ('arch', 'scale'))}), recipe {recipe}: "
+                f"{how.get(recipe, recipe)}; MATLAB bicubic degradation. PSNR-Y / SSIM-Y on BT.601 Y, border = scale, "
+                f"8-bit output (BasicSR conventions).")
+
+    @staticmethod
+    def describe_data(task: dict) -> dict:
+        d = {**DATA_DEFAULTS, **(task.get("data") or {})}
+        out = {}
+        for split in ("train", "valid"):
+            src = d[split]
+            names = DEMO_TRAIN if split == "train" else DEMO_VALID
+            text = f"scikit-image photographs: {', '.join(names)}" if src == "demo" else str(src)
+            out[split] = {"text": text + (", LR rounded to 8 bits" if d["quantize_lr"] else ", float LR")}
+        return out
+
+    @staticmethod
+    def card_metrics(model, cfg: dict) -> dict:
+        """PSNR-Y / SSIM-Y of the exported weights and of bicubic on the run's validation images."""
+        t = cfg["task"]
+        d, scale = {**DATA_DEFAULTS, **(t.get("data") or {})}, int(t.get("scale", 2))
+        valid = make_pairs(d["valid"], scale, "valid", d["valid_limit"], d["quantize_lr"])
+        m, b = evaluate(model, valid, scale), evaluate("bicubic", valid, scale)
+        return {"valid_psnr_y": m["psnr_y"], "valid_ssim_y": m["ssim_y"],
+                "bicubic_psnr_y": b["psnr_y"], "bicubic_ssim_y": b["ssim_y"]}
 
     # Task protocol ---------------------------------------------------------------------------
     def build_model(self):
@@ -201,8 +229,3 @@ def evaluate(model, pairs, scale: int, tile: int = 0) -> dict[str, float]:
         for k, v in sr_metrics(sr, p.hr, scale).items():
             sums[k] = sums.get(k, 0.0) + v
     return {k: v / len(pairs) for k, v in sums.items()}
-
-
-@register_task("sr")
-def _sr(cfg):
-    return SRTask(cfg)

@@ -7,7 +7,7 @@ Config (`task:` section)::
     data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,   # train: a dir or a list
            importance: 0.5, source: mitsuba, valid_limit: 8, train_limit: null,
            train_seeds: null,   # train_seeds: [200, 400] reads only scenes rendered with those seeds
-           pack: null}          # bf16 | fp32: map the train scenes from shared pack files (data/packed.py)
+           pack: null}          # bf16 | fp32: map the train scenes from shared pack files (packed.py)
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
     loss: smape            # or a weighted sum such as smape+2*dssim (neurecon.losses.get_loss)
     init: balanced         # optional: start from a shipped model or .pt with the same parameters
@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
-from .. import metrics
-from ..data.denoise import REFERENCE, PatchSampler, load_frames, pack_bytes_of
-from ..losses import get_loss
-from ..models import build_model
-from ..nn.features import DEFAULT_SOURCES
-from .trainer import dist_info
+from ... import metrics
+from ...losses import get_loss
+from ...models import build_model, load_model
+from ...nn.features import DEFAULT_SOURCES
+from ...train.config import check_keys
+from ...train.trainer import dist_info
+from .data import REFERENCE, PatchSampler, load_frames, pack_bytes_of
 
 DATA_DEFAULTS = {"root": "data/mitsuba", "train": "train", "valid": "valid", "spp": [4, 16], "patch": 64,
                  "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None,
@@ -42,13 +43,8 @@ class DenoiseTask:
 
     def __init__(self, cfg):
         t = cfg.task
-        unknown = set(t) - {"name", "data", "model", "loss", "init"}
-        if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)} in the denoise task config")
-        self.data = {**DATA_DEFAULTS, **(t.get("data") or {})}
-        unknown = set(self.data) - set(DATA_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)} in task.data; allowed: {sorted(DATA_DEFAULTS)}")
+        check_keys(t, {"name", "data", "model", "loss", "init"}, "task")
+        self.data = {**DATA_DEFAULTS, **check_keys(t.get("data") or {}, DATA_DEFAULTS, "task.data")}
         self.spec = {"arch": "kpcn", **(t.get("model") or {})}
         # several sources train one shared backbone behind source-aware encoders (§3.2):
         # steps alternate between them; validation reports each, the first one is monitored
@@ -83,8 +79,7 @@ class DenoiseTask:
         model = build_model(self.spec)
         if not self.init:
             return model
-        from ..models import load_model  # fine-tuning: new data or loss, same network
-
+        # fine-tuning: new data or loss, same network
         trained, ck = load_model(self.init)
         # the same network, or a grown one (e.g. a U-Net with a 4th kernel scale): every trained
         # parameter must fit, parts the init lacks keep their fresh initialisation
@@ -127,81 +122,55 @@ class DenoiseTask:
     def load_state_dict(self, state: dict) -> None:
         self.sampler.rng.bit_generator.state = state["sampler_rng"]
 
+    @staticmethod
+    def describe(cfg: dict) -> str:
+        return describe_model(cfg["task"])
 
-class LambdaTask(DenoiseTask):
-    """§4.3 modular training: load a trained KPCN, freeze it, and train only a loss-specialiser and
-    a kernel predictor (initialised from the backbone's) with the asymmetric loss, log λ ~ U(0, log 10)
-    (see `sample_lambda`).
+    @staticmethod
+    def describe_data(task: dict) -> dict:
+        """What the card says about the data a config trained on (read from the render jobs'
+        metadata: renderer, sizes, spp, and the scenes and seeds the config selected)."""
+        return describe_data(task)
 
-    Config: `task: {name: denoise_lambda, backbone: default | path.pt, blocks: 2, gated: true, data: {...}}`.
-    Validation reports the asymmetric loss at λ ∈ {1, 2, 5, 10}; `loss` is their mean.
-    """
 
-    VALID_LAMBDAS = (1.0, 2.0, 5.0, 10.0)
+def describe_data(task: dict) -> dict:
+    import json
 
-    def __init__(self, cfg):
-        from ..models import load_checkpoint
+    from ...io import find_frames
+    from .data import scene_seed, select_scenes
 
-        t = dict(cfg.task)
-        self.backbone_ck = load_checkpoint(t.pop("backbone", "default"))
-        self.blocks = int(t.pop("blocks", 2))
-        self.gated = bool(t.pop("gated", True))
-        self.base = t.pop("loss", "smape")
-        self.backbone_spec = dict(self.backbone_ck["spec"])
-        t["model"] = self.backbone_spec
-        super().__init__(type(cfg)(task=t, optim=cfg.optim, run=cfg.run, card=cfg.card))
-        self.lam_rng = torch.Generator().manual_seed(cfg.run.seed + 77)
+    d = {**DATA_DEFAULTS, **(task.get("data") or {})}
+    root, subs = Path(d["root"]), train_dirs(d)
+    dirs = [("train" if len(subs) == 1 else f"train {t}", "train", t) for t in subs]
+    out = {}
+    for key, split, sub in dirs + [("valid", "valid", d["valid"])]:
+        meta = root / sub / "metadata.json"
+        if not meta.exists():
+            continue
+        m = json.loads(meta.read_text())
+        out[key] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
+        # what training read (limit, seed range), not what the render job's metadata planned
+        used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
+        seeds = [s for s in map(scene_seed, used) if s is not None]
+        out[key]["scenes"] = len(used)
+        out[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
+        out[key]["text"] = (f"{len(used)} procedural Mitsuba scenes, {m.get('size')}², noisy {m.get('spp')} spp, "
+                            f"reference {m.get('ref_spp')} spp, seeds {out[key]['seed_range']} "
+                            f"({m.get('renderer')}, {m.get('variant')})")
+    return out
 
-    def build_model(self):
-        from ..nn.blocks import freeze
-        from ..nn.specialiser import lambda_model
 
-        model = lambda_model(self.backbone_spec, self.blocks, self.gated)
-        model.backbone.load_state_dict({k: v.float() for k, v in self.backbone_ck["model"].items()})
-        freeze(model.backbone)
-        model.start_from_backbone()
-        if self.gated:  # only the specialiser learns: λ = 1 stays the backbone exactly
-            freeze(getattr(model, "predictors", None) or model.predictor)
-        return model
-
-    def training_step(self, model, batch, step, total):
-        from ..losses import asymmetric
-
-        lam = self.sample_lambda(batch["color"])
-        src = self.sources[step % len(self.sources)]
-        out = model(batch, src, lam=lam)
-        return asymmetric(out, batch[REFERENCE], batch["color"], lam, self.base), {}
-
-    def sample_lambda(self, like: torch.Tensor) -> torch.Tensor:
-        """log λ ~ U(0, log 10): constant per patch for half the batch, a smooth random map
-        (bilinear 4×4 noise) for the other half. The paper draws λ i.i.d. per pixel; we found
-        that a 3×3-conv specialiser then cannot tell which λ belongs to which pixel and drifts
-        towards the average (its λ = 1 result got worse than the frozen backbone's)."""
-        n, _, h, w = like.shape
-        g = self.lam_rng
-        const = torch.rand(n, 1, 1, 1, generator=g).expand(n, 1, h, w)
-        smooth = torch.nn.functional.interpolate(torch.rand(n, 1, 4, 4, generator=g), size=(h, w),
-                                                 mode="bilinear", align_corners=True)
-        pick = (torch.arange(n) % 2 == 0).view(n, 1, 1, 1)
-        return torch.exp(torch.where(pick, const, smooth) * torch.log(torch.tensor(10.0)))
-
-    def validate(self, model) -> dict[str, float]:
-        from ..losses import asymmetric
-
-        sums = {f"loss_lambda{int(l)}": 0.0 for l in self.VALID_LAMBDAS}
-        for f in self.valid_frames:
-            feats = model.features(f.inputs, self.source)
-            free = model.lambda_free(feats)
-            for lam in self.VALID_LAMBDAS:
-                out = model.tail(feats, f.inputs, lam, free)
-                sums[f"loss_lambda{int(lam)}"] += float(asymmetric(out, f.reference, f.inputs["color"], lam, self.base))
-        res = {k: v / len(self.valid_frames) for k, v in sums.items()}
-        res["loss"] = sum(res.values()) / len(res)
-        return res
-
-    def state_dict(self) -> dict:
-        return {**super().state_dict(), "lam_rng": self.lam_rng.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        self.lam_rng.set_state(state["lam_rng"])
+def describe_model(task: dict) -> str:
+    """One sentence from the recipe: architecture, kernels, loss, sources, fine-tuning origin."""
+    m = {"arch": "kpcn", **(task.get("model") or {})}
+    d = {**DATA_DEFAULTS, **(task.get("data") or {})}
+    sources = [d["source"]] if isinstance(d["source"], str) else list(d["source"])
+    if m["arch"] == "unet":
+        widths = "/".join(map(str, m.get("widths", [16, 24, 32, 48])))
+        net = f"U-Net kernel predictor (widths {widths}), {m.get('kernel', 5)}×{m.get('kernel', 5)} softmax kernels per scale"
+        net += " and the gated albedo ratio" if m.get("albedo_ratio") else ""
+    else:
+        net = (f"KPCN ({m.get('blocks', 6)} residual blocks × {m.get('width', 32)}), "
+               f"{m.get('kernel', 21)}×{m.get('kernel', 21)} kernels")
+    text = f"{net}; loss {task.get('loss', 'smape')}; encoders for {', '.join(sources)}"
+    return text + (f"; fine-tuned from `{task['init']}`." if task.get("init") else ".")

@@ -1,11 +1,10 @@
 """SR generators: EDSR (Lim et al. 2017; EDSR-baseline is its 64×16 no-scaling variant) and RCAN
-(Zhang et al. 2018), registered with :mod:`neurecon.models` as archs ``edsr`` and ``rcan``.
+(Zhang et al. 2018), architectures ``edsr`` and ``rcan`` of :mod:`neurecon.models.registry`.
 
 Inputs and outputs are N×3×H×W sRGB values in [0, 1]; the networks subtract the DIV2K mean, work
 in residual space, and return ``scale``× larger images (any H, W — odd sizes included). Spec
-dicts are ``{"arch": "edsr"|"rcan", **constructor kwargs}``; :data:`PRESETS` gives the paper
-sizes and small presets that train on a laptop CPU (use ``{"preset": name, ...overrides}`` in a
-task config).
+dicts are ``{"arch": "edsr"|"rcan", **constructor kwargs}``; the SR task's presets
+(:mod:`neurecon.tasks.sr.models`) name the papers' sizes and small ones that train on a CPU.
 """
 from __future__ import annotations
 
@@ -14,43 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ..models import SHIPPED, register
-
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
-
-# shipped SR weights (trained by configs/sr_*_x2.yaml, exported by `python -m neurecon.sr.export`)
-SHIPPED.update({"sr_teacher_x2": "sr_teacher_x2.pt", "sr_vanilla_x2": "sr_vanilla_x2.pt", "sr_eco_x2": "sr_eco_x2.pt"})
-DEFAULT_SR = {2: "sr_teacher_x2"}  # what `neurecon upscale` uses without --model, per scale
-
-PRESETS: dict[str, dict] = {
-    # the papers' sizes
-    "edsr_baseline": {"arch": "edsr", "n_feats": 64, "n_blocks": 16, "res_scale": 1.0},
-    "edsr": {"arch": "edsr", "n_feats": 256, "n_blocks": 32, "res_scale": 0.1},
-    "rcan": {"arch": "rcan", "n_feats": 64, "n_groups": 10, "n_blocks": 20, "reduction": 16},
-    # small presets that train on this CPU
-    "edsr_baseline_s": {"arch": "edsr", "n_feats": 32, "n_blocks": 8, "res_scale": 1.0},
-    "edsr_baseline_xs": {"arch": "edsr", "n_feats": 16, "n_blocks": 4, "res_scale": 1.0},
-    "edsr_s": {"arch": "edsr", "n_feats": 64, "n_blocks": 8, "res_scale": 0.1},
-    "rcan_s": {"arch": "rcan", "n_feats": 32, "n_groups": 2, "n_blocks": 4, "reduction": 8},
-}
-
-
-def resolve_preset(model_cfg: dict, scale: int) -> dict:
-    """``{"preset": "edsr_baseline_s", "n_feats": 24}`` → a full spec with ``scale``."""
-    cfg = dict(model_cfg or {})
-    preset = cfg.pop("preset", None)
-    spec = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown SR preset '{preset}'; known: {sorted(PRESETS)}")
-        spec.update(PRESETS[preset])
-    spec.update(cfg)
-    spec.setdefault("arch", "edsr")
-    if "scale" in spec and int(spec["scale"]) != int(scale):
-        raise ValueError(f"model scale {spec['scale']} differs from the task scale {scale}")
-    spec["scale"] = int(scale)
-    return spec
-
 
 def conv3(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1)
@@ -175,13 +138,3 @@ class RCAN(SRNet):
         self.body = nn.Sequential(*[ResidualGroup(n_feats, n_blocks, reduction) for _ in range(n_groups)],
                                   conv3(n_feats, n_feats))
         self.tail = nn.Sequential(Upsampler(scale, n_feats), conv3(n_feats, n_colors))
-
-
-@register("edsr")
-def _edsr(spec: dict) -> nn.Module:
-    return EDSR(**spec)
-
-
-@register("rcan")
-def _rcan(spec: dict) -> nn.Module:
-    return RCAN(**spec)

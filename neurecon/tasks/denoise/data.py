@@ -16,19 +16,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..io import find_frames
-
-REFERENCE = "reference"
-
-
-@dataclass
-class Frame:
-    name: str
-    spp: int
-    inputs: dict[str, torch.Tensor]  # canonical buffer -> 1×C×H×W (float32, or bf16 from a pack)
-    reference: torch.Tensor  # 1×3×H×W float32
-    table: np.ndarray | None = None  # the sampler's summed-area table, when a pack holds it
-
+from ...io import find_frames
+from .frames import REFERENCE, Frame, importance_table, read_scene
 
 def scene_seed(name: str) -> int | None:
     """The seed in a rendered scene's name (`scene000234`, `scene000234_ldsampler`), else None."""
@@ -64,7 +53,7 @@ RAM_HEADROOM = 0.9  # share of the free RAM a training set may take
 def _frame_bytes(frame: Frame) -> int:
     """RAM one loaded frame holds during training: its input planes plus the sampler's
     summed-area table (the reference is shared between a scene's spp levels, so not counted)."""
-    return sum(t.nbytes for t in frame.inputs.values()) + _importance_table(frame).nbytes
+    return sum(t.nbytes for t in frame.inputs.values()) + importance_table(frame).nbytes
 
 
 def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
@@ -115,19 +104,6 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     return frames
 
 
-def read_scene(fs, levels: Sequence[int], planes: Sequence[str]) -> list[Frame]:
-    """One scene's sanitised frames at `levels`, sharing one reference tensor."""
-    ref = fs.read("ref")
-    ref.sanitize()
-    reference = ref.to_tensor(["color"])
-    frames = []
-    for s in levels:
-        buf = fs.read(s).require(planes)
-        buf.sanitize()
-        frames.append(Frame(fs.name, s, {p: buf.to_tensor([p]) for p in planes}, reference))
-    return frames
-
-
 def _check_memory(root: Path, first: list[Frame], scenes: int, copies: int) -> None:
     """Raise MemoryError when the remaining scenes (sized like the first) will not fit in RAM."""
     if first:
@@ -155,24 +131,6 @@ def pack_bytes_of(frames: list[Frame]) -> int:
     return sum(storages.values())
 
 
-def _importance(frame: Frame) -> np.ndarray:
-    c, v = frame.inputs["color"][0], frame.inputs.get("color_var")
-    rel = (v[0].mean(0) / (c.pow(2).mean(0) + 1e-2)) if v is not None else torch.zeros_like(c[0])
-    ref = frame.reference[0].mean(0)
-    lref = torch.log1p(ref)
-    gx = torch.zeros_like(lref)
-    gx[:, 1:] = (lref[:, 1:] - lref[:, :-1]).abs()
-    gy = torch.zeros_like(lref)
-    gy[1:] = (lref[1:] - lref[:-1]).abs()
-    score = rel.clamp(max=10) + 4 * (gx + gy)
-    return score.numpy().astype(np.float64)
-
-
-def _importance_table(frame: Frame) -> np.ndarray:
-    """Summed-area table of the importance, zero-padded: any patch's score in O(1)."""
-    return np.pad(_importance(frame).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-
-
 class PatchSampler:
     """Infinite iterator of training batches {buffer: N×C×P×P, "reference": N×3×P×P}."""
 
@@ -184,7 +142,7 @@ class PatchSampler:
         small = [f.name for f in frames if min(f.reference.shape[2:]) < patch]
         if small:
             raise ValueError(f"patch size {patch} is larger than frame(s) {small[:3]}")
-        self.tables = [f.table if f.table is not None else _importance_table(f) for f in frames]
+        self.tables = [f.table if f.table is not None else importance_table(f) for f in frames]
 
     def _pick(self, i: int) -> tuple[int, int]:
         H, W = self.frames[i].reference.shape[2:]

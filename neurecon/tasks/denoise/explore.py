@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
-from .buffers import Buffers
-from .denoise import Denoiser
-from .io import write_image
-from .report import write_lambda_page
+from ... import metrics
+from ...buffers import Buffers
+from ...infer.denoiser import Denoiser
+from ...io import write_image
+from ...report import write_lambda_page
 
 DEFAULT_LAMBDAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
 
@@ -76,20 +76,3 @@ def explore(den: Denoiser, buf: Buffers, out_dir: str | Path, lambdas=DEFAULT_LA
         {"model": model, "lambdas": list(outs), "timing": timing,
          "metrics": {f"{lam:g}": m for lam, m in table.items()}}, indent=1))
     return page, timing
-
-
-def explore_cli(a) -> int:
-    from .denoise import read_input_buffers
-    from .io import read_image
-
-    buf = read_input_buffers(a, a.input)
-    ref = read_image(a.reference) if a.reference else None
-    den = Denoiser.load(a.model, maxmem_mb=a.maxmem, precision=a.precision)
-    lambdas = a.lambdas or DEFAULT_LAMBDAS
-    t = time.perf_counter()
-    page, timing = explore(den, buf, a.out, lambdas, ref)
-    print(f"swept {len(set(lambdas))} λ values in {time.perf_counter() - t:.1f} s: a λ change takes "
-          f"{timing['lambda_change_seconds']:.3f} s, a full denoise (features + λ tail) {timing['full_denoise_seconds']:.3f} s "
-          f"({timing['speedup']:.2f}× faster)")
-    print(f"page: {page}")
-    return 0

@@ -1,4 +1,4 @@
-"""Inference: the `Denoiser` Python API (pyoidn's conventions) and `neurecon denoise`.
+"""The `Denoiser` Python API (pyoidn's conventions) and the interactive λ session.
 
     den = neurecon.Denoiser.load()            # shipped default, or a name / .pt path
     out = den.denoise(color, albedo=alb, normal=nrm, variance=var)   # H×W×3 float32 arrays
@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .buffers import BufferError, Buffers
-from .models import load_model
-from .nn import precision as prec
+from ..buffers import BufferError, Buffers
+from ..models import load_model
+from ..nn import precision as prec
+from .tiler import tile_apply
 
 
 def _bytes_per_pixel(model) -> int:
@@ -121,26 +122,12 @@ class Denoiser:
     @torch.no_grad()
     def run_tiled(self, inputs: dict[str, torch.Tensor], source: str, tile: int | None = None) -> torch.Tensor:
         """Run the model on overlapping tiles whose core regions cover the frame exactly."""
-        H, W = inputs["color"].shape[2:]
         r = self.model.receptive_radius()
-        # pyramids and U-Nets are equivariant only to shifts by their stride: keep tile origins on it
-        stride = getattr(self.model, "stride", 1)
         if tile is None:
             budget = self.maxmem_mb * 2 ** 20 // _bytes_per_pixel(self.model)
             tile = max(64, int(math.sqrt(budget)) - 2 * r)
-        tile = max(stride, tile // stride * stride)
-        r = -(-r // stride) * stride
-        if H <= tile and W <= tile:
-            return self._forward(inputs, source)
-        out = torch.zeros(1, 3, H, W)
-        for y0 in range(0, H, tile):
-            for x0 in range(0, W, tile):
-                y1, x1 = min(H, y0 + tile), min(W, x0 + tile)
-                ya, xa = max(0, y0 - r), max(0, x0 - r)
-                yb, xb = min(H, y1 + r), min(W, x1 + r)
-                part = self._forward({k: v[..., ya:yb, xa:xb] for k, v in inputs.items()}, source)
-                out[..., y0:y1, x0:x1] = part[..., y0 - ya:y1 - ya, x0 - xa:x1 - xa]
-        return out
+        return tile_apply(lambda part: self._forward(part, source), inputs, tile, r,
+                          stride=getattr(self.model, "stride", 1))
 
 
 def _cached_bytes_per_pixel(model, inputs: dict[str, torch.Tensor], source: str, precision: str) -> float:
@@ -185,98 +172,3 @@ class LambdaSession:
                                       self.lambda_free)
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()
-
-
-def read_input_buffers(a, path: str | None) -> Buffers:
-    """One frame from the command line: the multi-layer EXR `path`, or (`path` None) the
-    OIDN-style --hdr/--alb/--nrm/--var files."""
-    from .io import read_buffers, read_image
-
-    if path and a.hdr:
-        raise ValueError("give either a multi-layer EXR or --hdr (with --alb/--nrm/--var), not both")
-    if path:
-        return read_buffers(path)
-    if not a.hdr:
-        raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
-    buf = Buffers(color=read_image(a.hdr))
-    for flag, plane in (("alb", "albedo"), ("nrm", "normal"), ("var", "color_var")):
-        path = getattr(a, flag)
-        if path:
-            buf[plane] = read_image(path)
-    return buf
-
-
-def output_paths(names: list[str], output: str, protected: list[str | None] = ()) -> list[Path]:
-    """Where each frame's result goes: `output` itself for one frame, else `output`/<frame's name>.
-    `output` is a directory when it is one, ends in a slash, or several frames are given. Refused:
-    a name clash inside the directory, and any result that would overwrite a `protected` input."""
-    from .io.images import IMAGE_TYPES
-
-    out = Path(output)
-    as_dir = len(names) > 1 or out.is_dir() or output.endswith(("/", os.sep))
-    if as_dir and out.exists() and not out.is_dir():
-        raise ValueError(f"{len(names)} frames need a directory for -o, but {out} is a file")
-    if len(names) > 1 and out.suffix.lower() in IMAGE_TYPES:
-        raise ValueError(f"{len(names)} frames need a directory for -o, not the file name {out}")
-    if not as_dir and out.suffix.lower() not in IMAGE_TYPES:
-        raise ValueError(f"{out}: unsupported image type '{out.suffix}' ({', '.join(IMAGE_TYPES)}), "
-                         f"or end it with / for a directory")
-    base = [Path(n).name for n in names]
-    dup = sorted({n for n in base if base.count(n) > 1})
-    if as_dir and dup:
-        raise ValueError(f"several inputs are named {', '.join(dup)}: their results would overwrite each other")
-    targets = [out / n for n in base] if as_dir else [out]
-    inputs = {Path(p).resolve(): p for p in [*names, *protected] if p}
-    for dst in targets:
-        if dst.resolve() in inputs:
-            raise ValueError(f"the result would overwrite the input {inputs[dst.resolve()]}; choose another -o")
-    return targets
-
-
-def denoise_cli(a) -> int:
-    """One frame (errors are the command's) or a sequence (one model load; a frame that fails is
-    reported and the others still run)."""
-    from tqdm import tqdm
-
-    from .io import read_image, write_image
-
-    frames = a.input or [None]  # None: the OIDN-style --hdr frame
-    if len(frames) > 1 and a.hdr:
-        raise ValueError("--hdr names one frame; give a sequence as multi-layer EXRs")
-    if a.lam is not None and a.lambda_map:
-        raise ValueError("give --lambda or --lambda-map, not both")
-    names = [f or a.hdr for f in frames]
-    if names == [None]:
-        raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
-    targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
-    lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
-    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
-                        precision=a.precision)
-    if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
-        den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
-    single, failed, seconds = len(frames) == 1, [], []
-    for src, dst in tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single):
-        try:
-            buf = read_input_buffers(a, src)
-            out = den.denoise_buffers(buf, lam=lam)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(dst, out)  # atomic: a failed write leaves no partial file
-        except (ValueError, OSError) as e:  # unreadable or unsuitable frame, λ map of another size, full disk
-            if single:
-                raise
-            failed.append(f"{src}: {e}")
-            continue
-        seconds.append(den.last_seconds)
-    if single:
-        rep = den.last_sanitize_report
-        h, w = buf.shape
-        print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
-              + ("" if not rep.total else f" (sanitised input: {rep})"))
-        return 0
-    done = len(seconds)
-    print(f"denoised {done} of {len(frames)} frames into {a.output} ({den.precision}"
-          + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")"))
-    if failed:
-        print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
-        return 2
-    return 0

@@ -33,8 +33,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..io._atomic import atomic_output
-from ..io.oidn_layout import FrameSet
+from ...buffers import Buffers
+from ...io.atomic import atomic_output
+from ...io.oidn_layout import FrameSet
+from . import frames
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 _ALIGN = 64
@@ -48,10 +50,7 @@ def pack_dir(split: Path) -> Path:
 def _code_version() -> str:
     """A hash of the code whose output a pack freezes (sanitising, tensor layout, the sampler's
     importance table, the pack's own layout): editing any of it makes new packs, not stale ones."""
-    from ..buffers import Buffers
-    from . import denoise
-
-    parts = [Buffers.sanitize, Buffers.to_tensor, denoise.read_scene, denoise._importance, denoise._importance_table,
+    parts = [Buffers.sanitize, Buffers.to_tensor, frames.read_scene, frames.importance_map, frames.importance_table,
              _read_scene, write_pack, _write_arrays]
     return hashlib.sha1("".join(inspect.getsource(p) for p in parts).encode()).hexdigest()[:12]
 
@@ -77,13 +76,11 @@ def _file(out: Path, name: str, key: dict, ext: str) -> Path:
 
 def _read_scene(fs: FrameSet, spp: Sequence[int], planes: Sequence[str]) -> dict[str, torch.Tensor]:
     """The arrays a pack holds, named `reference`, `<spp>/<plane>` and `<spp>/table` (float32/64)."""
-    from .denoise import _importance_table, read_scene  # one home each: loading, the sampler's table
-
-    frames = read_scene(fs, spp, planes)
-    arrays = {"reference": frames[0].reference} if frames else {}  # no level asked for: nothing to map
-    for f in frames:
+    scene = frames.read_scene(fs, spp, planes)
+    arrays = {"reference": scene[0].reference} if scene else {}  # no level asked for: nothing to map
+    for f in scene:
         arrays.update({f"{f.spp}/{p}": t for p, t in f.inputs.items()})
-        arrays[f"{f.spp}/table"] = torch.from_numpy(_importance_table(f))
+        arrays[f"{f.spp}/table"] = torch.from_numpy(frames.importance_table(f))
     return arrays
 
 
@@ -109,11 +106,8 @@ def write_pack(fs: FrameSet, key: dict, out: Path) -> None:
     for path, write in ((_file(out, fs.name, key, ".bin"), lambda f: _write_arrays(f, arrays, index)),
                         (_file(out, fs.name, key, ".json"),
                          lambda f: f.write(json.dumps({"key": key, "size": offset, "arrays": index}).encode()))):
-        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        with atomic_output(path, fsync=True) as tmp, open(tmp, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(path, 0o644)  # the temp file's 0600 would keep other users out
 
 
 def _write_arrays(f, arrays: dict[str, torch.Tensor], index: dict) -> None:

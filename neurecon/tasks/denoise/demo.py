@@ -7,18 +7,18 @@ import json
 import time
 from pathlib import Path
 
-from . import metrics, peers
-from .denoise import Denoiser
+from ... import metrics, peers
+from ...infer.denoiser import Denoiser
+from ...io import write_buffers, write_image
+from ...models import SHIPPED, WEIGHTS_DIR
+from ...report import write_report
 from .explore import explore
-from .io import write_buffers, write_image
-from .models import SHIPPED, WEIGHTS_DIR
-from .report import write_report
 
 
 def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed: int = 200_000,
              model: str | None = None) -> int:
-    from .render.mitsuba_backend import current_variant, mitsuba, render_buffers
-    from .render.scenes import random_scene
+    from ...render.mitsuba_backend import current_variant, mitsuba, render_buffers
+    from ...render.scenes import random_scene
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,7 @@ def run_demo(out: str, size: int = 256, spp: int = 4, ref_spp: int = 1024, seed:
              for name, img in images.items()}
     card = den.card.get("name", model or "default")
     links = {}
-    if model is None and (WEIGHTS_DIR / SHIPPED["lambda"]).exists():  # the default's λ control
+    if model is None and (WEIGHTS_DIR / SHIPPED["lambda"].file).exists():  # the default's λ control
         lam_page, t = explore(Denoiser.load("lambda"), noisy, out_dir / "report" / "lambda", reference=ref,
                               title=f"neurecon demo: λ on scene {seed}, {spp} spp")
         links["λ explorer: how much noise to keep"] = lam_page.relative_to(out_dir / "report").as_posix()

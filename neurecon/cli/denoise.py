@@ -1,0 +1,102 @@
+"""`neurecon denoise`: one frame or a sequence, multi-layer EXR or OIDN-style separate files."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .common import add_frame_args, add_run_args, read_frame_args
+
+
+def add_parser(sub) -> None:
+    d = sub.add_parser("denoise", help="denoise renders (multi-layer EXRs or OIDN-style separate files)")
+    add_frame_args(d, many=True)
+    d.add_argument("-o", "--output", required=True, help="output image, or a directory for a sequence")
+    d.add_argument("--model", default=None,
+                   help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
+                        "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
+                        "quality at ≥ OIDN's speed")
+    add_run_args(d)
+    d.add_argument("--lambda", dest="lam", type=float, default=None,
+                   help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model")
+    d.add_argument("--lambda-map", help="spatially varying λ as an image (EXR/PFM/PNG; its mean over channels)")
+    d.set_defaults(func=run)
+
+
+def output_paths(names: list[str], output: str, protected: list[str | None] = ()) -> list[Path]:
+    """Where each frame's result goes: `output` itself for one frame, else `output`/<frame's name>.
+    `output` is a directory when it is one, ends in a slash, or several frames are given. Refused:
+    a name clash inside the directory, and any result that would overwrite a `protected` input."""
+    from ..io.images import IMAGE_TYPES
+
+    out = Path(output)
+    as_dir = len(names) > 1 or out.is_dir() or output.endswith(("/", os.sep))
+    if as_dir and out.exists() and not out.is_dir():
+        raise ValueError(f"{len(names)} frames need a directory for -o, but {out} is a file")
+    if len(names) > 1 and out.suffix.lower() in IMAGE_TYPES:
+        raise ValueError(f"{len(names)} frames need a directory for -o, not the file name {out}")
+    if not as_dir and out.suffix.lower() not in IMAGE_TYPES:
+        raise ValueError(f"{out}: unsupported image type '{out.suffix}' ({', '.join(IMAGE_TYPES)}), "
+                         f"or end it with / for a directory")
+    base = [Path(n).name for n in names]
+    dup = sorted({n for n in base if base.count(n) > 1})
+    if as_dir and dup:
+        raise ValueError(f"several inputs are named {', '.join(dup)}: their results would overwrite each other")
+    targets = [out / n for n in base] if as_dir else [out]
+    inputs = {Path(p).resolve(): p for p in [*names, *protected] if p}
+    for dst in targets:
+        if dst.resolve() in inputs:
+            raise ValueError(f"the result would overwrite the input {inputs[dst.resolve()]}; choose another -o")
+    return targets
+
+
+def run(a) -> int:
+    """One frame (errors are the command's) or a sequence (one model load; a frame that fails is
+    reported and the others still run)."""
+    from tqdm import tqdm
+
+    from ..infer.denoiser import Denoiser
+    from ..io import read_image, write_image
+
+    frames = a.input or [None]  # None: the OIDN-style --hdr frame
+    if len(frames) > 1 and a.hdr:
+        raise ValueError("--hdr names one frame; give a sequence as multi-layer EXRs")
+    if a.lam is not None and a.lambda_map:
+        raise ValueError("give --lambda or --lambda-map, not both")
+    names = [f or a.hdr for f in frames]
+    if names == [None]:
+        raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
+    targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
+    lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
+    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
+                        precision=a.precision)
+    if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
+        den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
+    single, failed, seconds = len(frames) == 1, [], []
+    for src, dst in tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single):
+        try:
+            buf = read_frame_args(a, src)
+            out = den.denoise_buffers(buf, lam=lam)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            write_image(dst, out)  # atomic: a failed write leaves no partial file
+        except (ValueError, OSError) as e:  # unreadable or unsuitable frame, λ map of another size, full disk
+            if single:
+                raise
+            failed.append(f"{src}: {e}")
+            continue
+        seconds.append(den.last_seconds)
+    if single:
+        rep = den.last_sanitize_report
+        h, w = buf.shape
+        print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
+              + ("" if not rep.total else f" (sanitised input: {rep})"))
+        return 0
+    done = len(seconds)
+    print(f"denoised {done} of {len(frames)} frames into {a.output} ({den.precision}"
+          + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")"))
+    if failed:
+        print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,60 @@
+"""Super-resolution inference: load an SR model by name or path and upscale whole images in
+overlapping tiles (:func:`neurecon.infer.tiler.tile_apply`) that reproduce the untiled result.
+
+For convolution-only networks (EDSR) a halo of one LR pixel per 3×3 conv makes tiled == untiled
+up to float rounding; RCAN's channel attention pools over the tile, so its tiles are approximate
+(use ``tile=0`` for exact RCAN output).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..models import DEFAULTS, load_model
+from .tiler import tile_apply
+
+
+def model_scale(model: nn.Module) -> int:
+    s = getattr(model, "scale", None)
+    if s is None:
+        raise ValueError("not an SR model (no .scale)")
+    return int(s)
+
+
+def model_halo(model: nn.Module) -> int:
+    if hasattr(model, "halo"):
+        return int(model.halo())
+    # generic fallback: one pixel per conv, times its half-width
+    return sum(max(m.kernel_size) // 2 * m.dilation[0] for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def load_sr_model(name_or_path: str | None, scale: int) -> tuple[nn.Module, dict, str]:
+    """An SR model for `scale` (the shipped default for that scale when no name is given)."""
+    defaults = DEFAULTS["sr"]
+    if name_or_path is None:
+        if scale not in defaults:
+            raise ValueError(f"no shipped ×{scale} model (shipped: {', '.join(f'×{s}: {n}' for s, n in defaults.items())}); "
+                             f"train one (neurecon train configs/sr/*.yaml with task.scale={scale}) and pass --model PATH")
+        name_or_path = defaults[scale]
+    model, ck = load_model(name_or_path)
+    s = getattr(model, "scale", None)
+    if s is None:
+        raise ValueError(f"model '{name_or_path}' is not a super-resolution model")
+    if int(s) != int(scale):
+        raise ValueError(f"model '{name_or_path}' is a ×{s} model; run with --scale {s} or pick a ×{scale} model")
+    return model, ck, str(name_or_path)
+
+
+@torch.no_grad()
+def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int = 0, halo: int | None = None) -> torch.Tensor:
+    """N×C×H×W in → N×C×sH×sW out (not clamped). ``tile`` = LR core size, 0 = one pass."""
+    halo = model_halo(model) if halo is None else halo
+    return tile_apply(lambda part: model(part["x"]), {"x": x}, tile, halo, scale=model_scale(model))
+
+
+def upscale_array(model: nn.Module, img: np.ndarray, tile: int = 0) -> np.ndarray:
+    """H×W×3 float in [0, 1] → sH×sW×3 float32, clamped to [0, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
+    y = upscale_tensor(model, x, tile).clamp(0, 1)
+    return y[0].permute(1, 2, 0).numpy()

@@ -1,0 +1,50 @@
+"""Builders from a checkpoint's spec (``{"arch": name, **constructor arguments}``, arch removed)
+to a module; :mod:`.registry` names them. Imports are deferred so that loading one kind of
+model does not import the others."""
+from __future__ import annotations
+
+from torch import nn
+
+
+def kpcn(spec: dict) -> nn.Module:
+    from ..nn.kpcn import KPCN, KPCNConfig
+
+    return KPCN(KPCNConfig(**spec))
+
+
+def unet(spec: dict) -> nn.Module:
+    from ..nn.unet import UNetConfig, UNetKPCN
+
+    return UNetKPCN(UNetConfig(**{**spec, "widths": tuple(spec.get("widths", UNetConfig().widths))}))
+
+
+def kpcn_ms(spec: dict) -> nn.Module:
+    from ..nn.kpcn import KPCN, KPCNConfig
+    from ..nn.multiscale import MultiScale
+
+    levels = spec.pop("levels", 3)
+    return MultiScale(KPCN(KPCNConfig(**spec)), levels)
+
+
+def kpcn_lambda(spec: dict) -> nn.Module:
+    from ..nn.specialiser import LambdaKPCN
+
+    return LambdaKPCN(**spec)
+
+
+def unet_lambda(spec: dict) -> nn.Module:
+    from ..nn.specialiser import LambdaUNet
+
+    return LambdaUNet(**spec)
+
+
+def edsr(spec: dict) -> nn.Module:
+    from ..nn.sr import EDSR
+
+    return EDSR(**spec)
+
+
+def rcan(spec: dict) -> nn.Module:
+    from ..nn.sr import RCAN
+
+    return RCAN(**spec)

@@ -1,0 +1,98 @@
+"""The one registry: architectures, training tasks and shipped models, each filled from the
+explicit lists below (nothing registers itself on import, nothing is looked up on a miss).
+
+Architectures map a spec's ``arch`` to a builder in :mod:`neurecon.models.archs` (core code).
+Tasks are named by ``module:Class`` strings and imported when a config asks for them, so the core
+(trainer, cards) never imports a task. Code outside the package adds its own with
+:func:`register_arch`, :func:`register_task` and :func:`register_shipped`; a name that is taken is
+refused.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import nn
+
+from . import archs
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class Shipped:
+    file: str  # in WEIGHTS_DIR
+    task: str  # the task (a key of TASKS) whose recipe trained it
+
+
+ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
+TASKS: dict[str, str] = {}
+SHIPPED: dict[str, Shipped] = {}
+# what a task's inference uses when no model is named ("sr": per scale)
+DEFAULTS: dict[str, Any] = {"denoise": "default", "sr": {2: "sr_teacher_x2"}}
+
+
+def _add(table: dict, kind: str, name: str, value) -> None:
+    if name in table:
+        raise ValueError(f"{kind} '{name}' is already registered")
+    table[name] = value
+
+
+def register_arch(name: str, builder: Callable[[dict], nn.Module]) -> None:
+    _add(ARCHS, "architecture", name, builder)
+
+
+def register_task(name: str, target: str) -> None:
+    """`target` is ``"package.module:Factory"``; the factory takes a TrainConfig."""
+    if ":" not in target:
+        raise ValueError(f"task target '{target}' is not 'module:attribute'")
+    _add(TASKS, "task", name, target)
+
+
+def register_shipped(name: str, file: str, task: str) -> None:
+    _add(SHIPPED, "shipped model", name, Shipped(file, task))
+
+
+for _name, _builder in [("kpcn", archs.kpcn), ("kpcn_ms", archs.kpcn_ms), ("unet", archs.unet),
+                        ("kpcn_lambda", archs.kpcn_lambda), ("unet_lambda", archs.unet_lambda),
+                        ("edsr", archs.edsr), ("rcan", archs.rcan)]:
+    register_arch(_name, _builder)
+
+for _name, _target in [("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
+                       ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
+                       ("sr", "neurecon.tasks.sr.task:SRTask")]:
+    register_task(_name, _target)
+
+# "default" is what Denoiser.load() gives without a name: the best quality at ≥ OIDN's throughput
+# (bench/denoise.py); "lambda" is the default model's λ control
+for _name, _file, _task in [
+        ("default", "unet_high.pt", "denoise"), ("high", "unet_high.pt", "denoise"),
+        ("fast", "unet_fast.pt", "denoise"), ("balanced", "unet_balanced.pt", "denoise"),
+        ("kpcn", "kpcn_default.pt", "denoise"),
+        ("lambda", "unet_high_lambda.pt", "denoise_lambda"), ("high_lambda", "unet_high_lambda.pt", "denoise_lambda"),
+        ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
+        ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
+        ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"), ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
+        ("sr_eco_x2", "sr_eco_x2.pt", "sr")]:
+    register_shipped(_name, _file, _task)
+
+
+def arch(name: str | None) -> Callable[[dict], nn.Module]:
+    if name not in ARCHS:
+        raise ValueError(f"unknown architecture '{name}'; known: {sorted(ARCHS)}")
+    return ARCHS[name]
+
+
+def task_factory(name: str | None) -> Callable:
+    """The task class a config's `task.name` names, imported now."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task '{name}' in config; known: {sorted(TASKS)}")
+    module, attr = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def shipped_names(file: str) -> set[str]:
+    """Every shipped name of one weights file."""
+    return {n for n, s in SHIPPED.items() if s.file == file}
