@@ -11,6 +11,7 @@ pixels where it is over half open.
 Writes albedo_ratio.json and albedo_ratio.png (crops where the ratio changes the output most, in
 the scene whose DSSIM it improves most: noisy, gate closed, as trained, OIDN, reference, gate map).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neurecon import metrics, peers  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
+
+from neurecon import metrics, peers  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
 
 
@@ -67,30 +69,41 @@ def main(argv=None) -> int:
             opened = den.denoise_buffers(buf)
             gate = probe.gate[0, 0, : ref.shape[0], : ref.shape[1]].numpy()
             assert gate.shape == ref.shape[:2], "a tiled run: the probe saw only the last tile"
-            row = {"scene": name, "spp": spp, "gate_mean": float(gate.mean()),
-                   "gate_over_half": float((gate > 0.5).mean()),
-                   "closed": metrics.denoise_metrics(closed, ref), "trained": metrics.denoise_metrics(opened, ref)}
+            row = {
+                "scene": name,
+                "spp": spp,
+                "gate_mean": float(gate.mean()),
+                "gate_over_half": float((gate > 0.5).mean()),
+                "closed": metrics.denoise_metrics(closed, ref),
+                "trained": metrics.denoise_metrics(opened, ref),
+            }
             if peers.available():
                 oidn = peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])[0]
                 row["oidn"] = metrics.denoise_metrics(oidn, ref)
             rows.append(row)
-            print(f"{name} {spp:>2} spp  gate {row['gate_mean']:.3f} ({row['gate_over_half']:.1%} > ½)  DSSIM closed "
-                  f"{row['closed']['dssim']:.4f} trained {row['trained']['dssim']:.4f}"
-                  + (f" OIDN {row['oidn']['dssim']:.4f}" if "oidn" in row else ""), flush=True)
+            print(
+                f"{name} {spp:>2} spp  gate {row['gate_mean']:.3f} ({row['gate_over_half']:.1%} > ½)  DSSIM closed "
+                f"{row['closed']['dssim']:.4f} trained {row['trained']['dssim']:.4f}"
+                + (f" OIDN {row['oidn']['dssim']:.4f}" if "oidn" in row else ""),
+                flush=True,
+            )
             gain = row["closed"]["dssim"] - row["trained"]["dssim"]
             if spp == min(a.spp) and (best is None or gain > best[0]):
-                best = (gain, name, buf["color"], closed, opened,
-                        oidn if peers.available() else None, ref, gate)
+                best = (gain, name, buf["color"], closed, opened, oidn if peers.available() else None, ref, gate)
     summary = {}
     for spp in a.spp:
         sel = [r for r in rows if r["spp"] == spp]
-        summary[spp] = {m: {k: float(np.mean([r[m][k] for r in sel])) for k in ("relmse", "dssim")}
-                        for m in ("closed", "trained", "oidn") if m in sel[0]}
+        summary[spp] = {
+            m: {k: float(np.mean([r[m][k] for r in sel])) for k in ("relmse", "dssim")}
+            for m in ("closed", "trained", "oidn")
+            if m in sel[0]
+        }
         summary[spp]["gate_mean"] = float(np.mean([r["gate_mean"] for r in sel]))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "albedo_ratio.json").write_text(json.dumps({"model": a.model, "data": a.data, "summary": summary,
-                                                       "rows": rows}, indent=1))
+    (out / "albedo_ratio.json").write_text(
+        json.dumps({"model": a.model, "data": a.data, "summary": summary, "rows": rows}, indent=1)
+    )
     print(json.dumps(summary, indent=1))
     crops(best, out / "albedo_ratio.png")
     return 0

@@ -28,6 +28,7 @@ Writes asymmetric.json, asymmetric.png (curves), asymmetric_crops.png (one crop 
 fig18.png (Fig. 18's comparison at λ = 10: input, matched-MSE blend, asymmetric output, reference,
 on the window with the most input fireflies of each of the first four scenes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurecon.denoise import Denoiser  # noqa: E402
+
 from neurecon.io import find_frames  # noqa: E402
 from neurecon.metrics import as_tensor, tonemap, tonemapped  # noqa: E402
 from neurecon.models import load_checkpoint, weights_digest  # noqa: E402
@@ -77,12 +79,14 @@ def tail_stats(err: torch.Tensor, fireflies: torch.Tensor, edges: torch.Tensor) 
     e = err.abs().mean(1, keepdim=True)
     worst = e >= torch.quantile(e.flatten(), 0.999)
     c = err.flatten() - err.mean()
-    return {"p999": float(torch.quantile(err.abs().flatten()[::7], 0.999)),
-            "p999_isolated": float(torch.quantile(isolated(e).flatten(), 0.999)),
-            "p999_no_fireflies": float(torch.quantile(e[~fireflies], 0.999)),
-            "kurtosis": float(c.pow(4).mean() / c.pow(2).mean() ** 2),
-            "worst_on_fireflies": float((worst & fireflies).sum() / worst.sum()),
-            "worst_on_edges": float((worst & edges).sum() / worst.sum())}
+    return {
+        "p999": float(torch.quantile(err.abs().flatten()[::7], 0.999)),
+        "p999_isolated": float(torch.quantile(isolated(e).flatten(), 0.999)),
+        "p999_no_fireflies": float(torch.quantile(e[~fireflies], 0.999)),
+        "kurtosis": float(c.pow(4).mean() / c.pow(2).mean() ** 2),
+        "worst_on_fireflies": float((worst & fireflies).sum() / worst.sum()),
+        "worst_on_edges": float((worst & edges).sum() / worst.sum()),
+    }
 
 
 def input_masks(noisy: torch.Tensor, ref: torch.Tensor, weight=1.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,12 +102,14 @@ def study_frame(out: np.ndarray, ref: torch.Tensor, flat, textured) -> dict:
     err = o - ref
     hf_o, hf_r = o - _box(o, 3), ref - _box(ref, 3)
     tex = textured.expand_as(o)
-    return {"noise_flat": float(err[flat.expand_as(err)].var()),
-            # projection of the output's high frequencies on the reference's: residual noise is
-            # uncorrelated with the reference and drops out, so this measures detail, not noise
-            "detail_kept": float((hf_o[tex] * hf_r[tex]).mean() / hf_r[tex].pow(2).mean()),
-            "lowfreq_error": float((_box(o, 5) - _box(ref, 5)).pow(2).mean()),
-            "mse": float(err.pow(2).mean())}
+    return {
+        "noise_flat": float(err[flat.expand_as(err)].var()),
+        # projection of the output's high frequencies on the reference's: residual noise is
+        # uncorrelated with the reference and drops out, so this measures detail, not noise
+        "detail_kept": float((hf_o[tex] * hf_r[tex]).mean() / hf_r[tex].pow(2).mean()),
+        "lowfreq_error": float((_box(o, 5) - _box(ref, 5)).pow(2).mean()),
+        "mse": float(err.pow(2).mean()),
+    }
 
 
 def fit_beta(mse, target_mse: float) -> float:
@@ -123,7 +129,7 @@ def fit_beta(mse, target_mse: float) -> float:
 
 def argmin_beta(f, iterations: int = 40) -> float:
     """β in [0, 1] minimising a unimodal f (golden section, one new evaluation per step)."""
-    g = (5 ** 0.5 - 1) / 2
+    g = (5**0.5 - 1) / 2
     lo, hi = 0.0, 1.0
     a, b = hi - g * (hi - lo), lo + g * (hi - lo)
     fa, fb = f(a), f(b)
@@ -143,8 +149,7 @@ def argmin_beta(f, iterations: int = 40) -> float:
 # from the space's reference). Tonemapped is what people see; linear relative error,
 # |d − r| / (r̄ + 0.01) with r̄ the reference's channel mean (one weight per pixel, so a saturated
 # colour's dark channel does not blow up), is where an HDR firefly stays as large as it is.
-SPACES = {"": (tonemap, lambda ref: 1.0),
-          "hdr_": (lambda x: x, lambda ref: 1.0 / (ref.mean(1, keepdim=True) + 1e-2))}
+SPACES = {"": (tonemap, lambda ref: 1.0), "hdr_": (lambda x: x, lambda ref: 1.0 / (ref.mean(1, keepdim=True) + 1e-2))}
 
 
 def compare_to_blends(lin: dict[str, torch.Tensor], prefix: str, fireflies, edges) -> dict:
@@ -170,13 +175,19 @@ def compare_to_blends(lin: dict[str, torch.Tensor], prefix: str, fireflies, edge
 
     m = {"mse": float(((asym - ref) * weight).pow(2).mean())}
     m.update(tail_stats((asym - ref) * weight, fireflies, edges))
-    fits = {"blend": (fit_beta(mse, m["mse"]), blended),
-            "paperblend": (argmin_beta(lambda b: float(((blended(b) - asym) * weight).pow(2).sum())), blended)}
+    fits = {
+        "blend": (fit_beta(mse, m["mse"]), blended),
+        "paperblend": (argmin_beta(lambda b: float(((blended(b) - asym) * weight).pow(2).sum())), blended),
+    }
     if prefix == "":  # tonemapped: blending mapped images is not mapping the blend
+
         def display(b):
             return b * x["noisy"] + (1 - b) * x["sym"]
-        fits["displayblend"] = (fit_beta(lambda b: float(((display(b) - ref) * weight).pow(2).mean()), m["mse"]),
-                                display)
+
+        fits["displayblend"] = (
+            fit_beta(lambda b: float(((display(b) - ref) * weight).pow(2).mean()), m["mse"]),
+            display,
+        )
     for tag, (beta, make) in fits.items():
         err = (make(beta) - ref) * weight
         m[f"{tag}_beta"] = beta
@@ -232,54 +243,94 @@ def main(argv=None) -> int:
                 m = study_frame(img, ref, flat, textured)
                 with_asym = {**lin, "asym": as_tensor(img)}
                 for prefix in SPACES:
-                    m.update({prefix + k: v for k, v in compare_to_blends(with_asym, prefix, *masks[prefix]).items()
-                              if not (prefix == "" and k == "mse")})  # study_frame's mse is the tonemapped one
+                    m.update(
+                        {
+                            prefix + k: v
+                            for k, v in compare_to_blends(with_asym, prefix, *masks[prefix]).items()
+                            if not (prefix == "" and k == "mse")
+                        }
+                    )  # study_frame's mse is the tonemapped one
                 rec["lambda"][str(lam)] = m
             rows.append(rec)
             if crops is None and spp == min(a.spp):
                 crops = (buf["color"], outs, ref_img, flat)
             if spp == min(a.spp) and len(fig_rows) < 4:
-                fig_rows.append((name, buf["color"], sym_img, outs[LAMBDAS[-1]], ref_img,
-                                 rec["lambda"][str(LAMBDAS[-1])]["blend_beta"], masks[""][0]))
-            print(f"{name} {spp} spp: " + "  ".join(
-                f"λ={lam:g} noise {rec['lambda'][str(lam)]['noise_flat']:.2e} detail {rec['lambda'][str(lam)]['detail_kept']:.3f}"
-                for lam in LAMBDAS), flush=True)
+                fig_rows.append(
+                    (
+                        name,
+                        buf["color"],
+                        sym_img,
+                        outs[LAMBDAS[-1]],
+                        ref_img,
+                        rec["lambda"][str(LAMBDAS[-1])]["blend_beta"],
+                        masks[""][0],
+                    )
+                )
+            print(
+                f"{name} {spp} spp: "
+                + "  ".join(
+                    f"λ={lam:g} noise {rec['lambda'][str(lam)]['noise_flat']:.2e} detail {rec['lambda'][str(lam)]['detail_kept']:.3f}"
+                    for lam in LAMBDAS
+                ),
+                flush=True,
+            )
 
     summary = {}
     for spp in a.spp:
         sel = [r for r in rows if r["spp"] == spp]
-        summary[spp] = {str(lam): {k: float(np.mean([r["lambda"][str(lam)][k] for r in sel]))
-                                   for k in sel[0]["lambda"][str(lam)]} for lam in LAMBDAS}
+        summary[spp] = {
+            str(lam): {k: float(np.mean([r["lambda"][str(lam)][k] for r in sel])) for k in sel[0]["lambda"][str(lam)]}
+            for lam in LAMBDAS
+        }
     checks = {}
     for spp, s in summary.items():
         noise = [s[str(l)]["noise_flat"] for l in LAMBDAS]
         detail = [s[str(l)]["detail_kept"] for l in LAMBDAS]
-        checks[spp] = {"noise_rises_monotonically": all(x < y for x, y in zip(noise, noise[1:])),
-                       "detail_rises_monotonically": all(x < y for x, y in zip(detail, detail[1:])),
-                       "asymmetric_tails_lighter_than_blend": {
-                           str(l): s[str(l)]["p999"] < s[str(l)]["blend_p999"] for l in LAMBDAS[1:]},
-                       "asymmetric_tails_lighter_than_paper_blend": {
-                           str(l): s[str(l)]["p999"] < s[str(l)]["paperblend_p999"] for l in LAMBDAS[1:]},
-                       "asymmetric_tails_lighter_than_display_blend": {
-                           str(l): s[str(l)]["p999"] < s[str(l)]["displayblend_p999"] for l in LAMBDAS[1:]},
-                       "isolated_tails_lighter_than_blend": {
-                           str(l): s[str(l)]["p999_isolated"] < s[str(l)]["blend_p999_isolated"] for l in LAMBDAS[1:]},
-                       "hdr_isolated_tails_lighter_than_blend": {
-                           str(l): s[str(l)]["hdr_p999_isolated"] < s[str(l)]["hdr_blend_p999_isolated"]
-                           for l in LAMBDAS[1:]},
-                       "lighter_without_fireflies": {
-                           str(l): s[str(l)]["p999_no_fireflies"] < s[str(l)]["blend_p999_no_fireflies"]
-                           for l in LAMBDAS[1:]},
-                       "hdr_tails_lighter_than_blend": {
-                           str(l): s[str(l)]["hdr_p999"] < s[str(l)]["hdr_blend_p999"] for l in LAMBDAS[1:]},
-                       "hdr_kurtosis_lower_than_blend": {
-                           str(l): s[str(l)]["hdr_kurtosis"] < s[str(l)]["hdr_blend_kurtosis"] for l in LAMBDAS[1:]}}
+        checks[spp] = {
+            "noise_rises_monotonically": all(x < y for x, y in zip(noise, noise[1:])),
+            "detail_rises_monotonically": all(x < y for x, y in zip(detail, detail[1:])),
+            "asymmetric_tails_lighter_than_blend": {
+                str(l): s[str(l)]["p999"] < s[str(l)]["blend_p999"] for l in LAMBDAS[1:]
+            },
+            "asymmetric_tails_lighter_than_paper_blend": {
+                str(l): s[str(l)]["p999"] < s[str(l)]["paperblend_p999"] for l in LAMBDAS[1:]
+            },
+            "asymmetric_tails_lighter_than_display_blend": {
+                str(l): s[str(l)]["p999"] < s[str(l)]["displayblend_p999"] for l in LAMBDAS[1:]
+            },
+            "isolated_tails_lighter_than_blend": {
+                str(l): s[str(l)]["p999_isolated"] < s[str(l)]["blend_p999_isolated"] for l in LAMBDAS[1:]
+            },
+            "hdr_isolated_tails_lighter_than_blend": {
+                str(l): s[str(l)]["hdr_p999_isolated"] < s[str(l)]["hdr_blend_p999_isolated"] for l in LAMBDAS[1:]
+            },
+            "lighter_without_fireflies": {
+                str(l): s[str(l)]["p999_no_fireflies"] < s[str(l)]["blend_p999_no_fireflies"] for l in LAMBDAS[1:]
+            },
+            "hdr_tails_lighter_than_blend": {
+                str(l): s[str(l)]["hdr_p999"] < s[str(l)]["hdr_blend_p999"] for l in LAMBDAS[1:]
+            },
+            "hdr_kurtosis_lower_than_blend": {
+                str(l): s[str(l)]["hdr_kurtosis"] < s[str(l)]["hdr_blend_kurtosis"] for l in LAMBDAS[1:]
+            },
+        }
     sp = {k: float(np.median([x[k] for x in speed])) for k in speed[0]}
     sp["speedup_lambda_change_vs_full"] = sp["full_s"] / sp["tail_s"]
     sp.update(precision=den.precision, native_bf16=native_bf16(), threads=torch.get_num_threads())
     digest = weights_digest(load_checkpoint(a.model)["model"])
-    (out_dir / "asymmetric.json").write_text(json.dumps({"model": a.model, "weights_digest": digest, "summary": summary,
-                                                         "checks": checks, "speed": sp, "rows": rows}, indent=1))
+    (out_dir / "asymmetric.json").write_text(
+        json.dumps(
+            {
+                "model": a.model,
+                "weights_digest": digest,
+                "summary": summary,
+                "checks": checks,
+                "speed": sp,
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
     plot(summary, out_dir / "asymmetric.png")
     if crops:
         crop_grid(*crops, out_dir / "asymmetric_crops.png")
@@ -336,17 +387,24 @@ def fig18(rows, spp: int, path: Path, size: int = 64) -> None:
     for r, (name, noisy, sym, asym, ref, beta, fireflies) in enumerate(rows):
         count = F.avg_pool2d(fireflies.double(), size, 8)[0, 0]
         y, x = (int(v) * 8 for v in np.unravel_index(int(count.argmax()), tuple(count.shape)))
-        tiles = {"noisy input": noisy, "β-blend": beta * noisy + (1 - beta) * sym,
-                 f"asymmetric, λ = {lam:g}": asym, "reference": ref}
+        tiles = {
+            "noisy input": noisy,
+            "β-blend": beta * noisy + (1 - beta) * sym,
+            f"asymmetric, λ = {lam:g}": asym,
+            "reference": ref,
+        }
         for c, (title, img) in enumerate(tiles.items()):
-            shown = tonemap(as_tensor(img[y:y + size, x:x + size]))[0].permute(1, 2, 0).numpy()
+            shown = tonemap(as_tensor(img[y : y + size, x : x + size]))[0].permute(1, 2, 0).numpy()
             axes[r, c].imshow(shown.clip(0, 1), interpolation="nearest")
             axes[r, c].set_title(title if r == 0 else "", fontsize=9)
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(f"{name}, {spp} spp", fontsize=8)
         axes[r, 1].set_xlabel(f"β = {beta:.2f}", fontsize=8)
-    fig.suptitle("Fig. 18: blending the input back in keeps its fireflies; the asymmetric loss keeps noise where "
-                 "the denoiser is unsure", fontsize=9)
+    fig.suptitle(
+        "Fig. 18: blending the input back in keeps its fireflies; the asymmetric loss keeps noise where "
+        "the denoiser is unsure",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -357,11 +415,13 @@ def crop_grid(noisy, outs, ref, flat, path: Path, size: int = 64) -> None:
 
     H, W = ref.shape[:2]
     err = np.abs(noisy - ref).mean(-1)
-    y, x = np.unravel_index(np.argmax(F.avg_pool2d(torch.from_numpy(err)[None, None], size, 8)[0, 0].numpy()), (
-        (H - size) // 8 + 1, (W - size) // 8 + 1))
+    y, x = np.unravel_index(
+        np.argmax(F.avg_pool2d(torch.from_numpy(err)[None, None], size, 8)[0, 0].numpy()),
+        ((H - size) // 8 + 1, (W - size) // 8 + 1),
+    )
     y, x = y * 8, x * 8
     tiles = [noisy] + [outs[l] for l in LAMBDAS] + [ref]
-    row = np.concatenate([t[y:y + size, x:x + size] for t in tiles], 1)
+    row = np.concatenate([t[y : y + size, x : x + size] for t in tiles], 1)
     row = np.repeat(np.repeat(row, 3, 0), 3, 1)
     write_ldr(path, row / (1 + row))
 

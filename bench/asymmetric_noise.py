@@ -39,6 +39,7 @@ beside it, not part of the verdict.
 Writes asymmetric_noise.json, asymmetric_noise.png (the statistics against λ) and noise_maps.png
 (per-pixel noise std of the blend and of the asymmetric output beside the symmetric output's error).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from asymmetric import LAMBDAS, SPACES, fit_beta, lambda_outputs  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
+
 from neurecon.io import find_frames  # noqa: E402
 from neurecon.metrics import as_tensor  # noqa: E402
 from neurecon.models import load_checkpoint, weights_digest  # noqa: E402
@@ -115,22 +117,24 @@ def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor
     noise_var = float(noise.pow(2).mean())
     p999_noise = _p999(noise.abs())
     m2, m4 = pixel_moments(noise)
-    m = {"mse": float(err.pow(2).mean()),
-         "bias_mse": float(bias.pow(2).mean()),
-         "noise_var": noise_var,
-         "p999_noise": p999_noise,
-         "p999_error": _p999(err.abs()),
-         "kurtosis": pixel_kurtosis(noise, (m2, m4)),
-         "confidence_corr": spearman(std, unsure),
-         # explanatory, added after the first run: the pooled percentile mixes how much noise there
-         # is, the shape of each pixel's noise (its standardised tail) and how unevenly noise is
-         # spread over the pixels
-         "p999_standardised": _p999((noise[..., live] / std[live]).abs()),
-         "std_p99_over_mean": float(torch.quantile(std.flatten(), 0.99) / std.mean()),
-         # added after review: the percentile in units of the output's own RMS noise, and the
-         # kurtosis without variance weights (over pixels with at least 1 % of the mean noise std;
-         # the weights come from the same renders, so a firefly raises its weight and its kurtosis)
-         "p999_noise_over_rms": p999_noise / noise_var ** 0.5}
+    m = {
+        "mse": float(err.pow(2).mean()),
+        "bias_mse": float(bias.pow(2).mean()),
+        "noise_var": noise_var,
+        "p999_noise": p999_noise,
+        "p999_error": _p999(err.abs()),
+        "kurtosis": pixel_kurtosis(noise, (m2, m4)),
+        "confidence_corr": spearman(std, unsure),
+        # explanatory, added after the first run: the pooled percentile mixes how much noise there
+        # is, the shape of each pixel's noise (its standardised tail) and how unevenly noise is
+        # spread over the pixels
+        "p999_standardised": _p999((noise[..., live] / std[live]).abs()),
+        "std_p99_over_mean": float(torch.quantile(std.flatten(), 0.99) / std.mean()),
+        # added after review: the percentile in units of the output's own RMS noise, and the
+        # kurtosis without variance weights (over pixels with at least 1 % of the mean noise std;
+        # the weights come from the same renders, so a firefly raises its weight and its kurtosis)
+        "p999_noise_over_rms": p999_noise / noise_var**0.5,
+    }
     keep = std >= 0.01 * std.mean()
     m["kurtosis_unweighted"] = float((m4[keep] / m2[keep].pow(2)).mean())
     return m, std
@@ -139,7 +143,7 @@ def noise_stats(x: torch.Tensor, ref: torch.Tensor, weight, unsure: torch.Tensor
 def _p999(x: torch.Tensor) -> float:
     """99.9th percentile of every value, subsampled to stay under torch.quantile's 2^24 limit."""
     x = x.flatten()
-    return float(torch.quantile(x[:: max(3, -(-x.numel() // 2 ** 24))], 0.999))
+    return float(torch.quantile(x[:: max(3, -(-x.numel() // 2**24))], 0.999))
 
 
 def compare_noise(lin: dict[str, torch.Tensor], prefix: str) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -172,11 +176,18 @@ def render_realisations(scene_seed: int, size: int, spp: int, k: int) -> list:
 
 
 def verdict(summary: dict) -> dict:
-    cells = {spp: {lam: {"noise_tail_lighter": s[lam]["p999_noise"] < s[lam]["blend_p999_noise"],
-                         "kurtosis_lower": s[lam]["kurtosis"] < s[lam]["blend_kurtosis"],
-                         "hdr_noise_tail_lighter": s[lam]["hdr_p999_noise"] < s[lam]["hdr_blend_p999_noise"],
-                         "hdr_kurtosis_lower": s[lam]["hdr_kurtosis"] < s[lam]["hdr_blend_kurtosis"]}
-                   for lam in s} for spp, s in summary.items()}
+    cells = {
+        spp: {
+            lam: {
+                "noise_tail_lighter": s[lam]["p999_noise"] < s[lam]["blend_p999_noise"],
+                "kurtosis_lower": s[lam]["kurtosis"] < s[lam]["blend_kurtosis"],
+                "hdr_noise_tail_lighter": s[lam]["hdr_p999_noise"] < s[lam]["hdr_blend_p999_noise"],
+                "hdr_kurtosis_lower": s[lam]["hdr_kurtosis"] < s[lam]["hdr_blend_kurtosis"],
+            }
+            for lam in s
+        }
+        for spp, s in summary.items()
+    }
     holds = all(c["noise_tail_lighter"] and c["kurtosis_lower"] for s in cells.values() for c in s.values())
     return {"cells": cells, "fig18_claim_holds": holds}
 
@@ -225,27 +236,47 @@ def main(argv=None) -> int:
                 m = {}
                 for prefix in SPACES:
                     stats, maps = compare_noise(
-                        {"noisy": lin["noisy"], "sym": lin["sym"], "asym": lin[lam], "ref": as_tensor(ref_img)}, prefix)
+                        {"noisy": lin["noisy"], "sym": lin["sym"], "asym": lin[lam], "ref": as_tensor(ref_img)}, prefix
+                    )
                     m.update({prefix + k: v for k, v in stats.items()})
                     if prefix == "" and lam == LAMBDAS[-1] and spp == min(a.spp) and shown is None:
-                        shown = (name, spp, lam, stats["blend_beta"], maps["blend_std"], maps["asym_std"],
-                                 maps["unsure"])
+                        shown = (
+                            name,
+                            spp,
+                            lam,
+                            stats["blend_beta"],
+                            maps["blend_std"],
+                            maps["asym_std"],
+                            maps["unsure"],
+                        )
                 rec["lambda"][str(lam)] = m
             rows.append(rec)
             bar.update()
-            bar.set_postfix_str(f"{name} {spp} spp: λ=10 p999 noise {m['p999_noise']:.3f} vs blend "
-                                f"{m['blend_p999_noise']:.3f}, kurtosis {m['kurtosis']:.2f} vs {m['blend_kurtosis']:.2f}")
+            bar.set_postfix_str(
+                f"{name} {spp} spp: λ=10 p999 noise {m['p999_noise']:.3f} vs blend "
+                f"{m['blend_p999_noise']:.3f}, kurtosis {m['kurtosis']:.2f} vs {m['blend_kurtosis']:.2f}"
+            )
     bar.close()
     summary = {}
     for spp in a.spp:
         sel = [r for r in rows if r["spp"] == spp]
-        summary[str(spp)] = {str(lam): {k: float(np.mean([r["lambda"][str(lam)][k] for r in sel]))
-                                        for k in sel[0]["lambda"][str(lam)]} for lam in LAMBDAS[1:]}
-    result = {"renders_per_scene": a.renders, "scenes": len(names), "model": a.model,
-              "weights_digest": weights_digest(load_checkpoint(a.model)["model"]), "precision": den.precision,
-              "native_bf16": native_bf16(), "threads": torch.get_num_threads(),
-              "seconds": round(time.perf_counter() - t0, 1), "verdict": verdict(summary),
-              "summary": summary, "rows": rows}
+        summary[str(spp)] = {
+            str(lam): {k: float(np.mean([r["lambda"][str(lam)][k] for r in sel])) for k in sel[0]["lambda"][str(lam)]}
+            for lam in LAMBDAS[1:]
+        }
+    result = {
+        "renders_per_scene": a.renders,
+        "scenes": len(names),
+        "model": a.model,
+        "weights_digest": weights_digest(load_checkpoint(a.model)["model"]),
+        "precision": den.precision,
+        "native_bf16": native_bf16(),
+        "threads": torch.get_num_threads(),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "verdict": verdict(summary),
+        "summary": summary,
+        "rows": rows,
+    }
     (out_dir / "asymmetric_noise.json").write_text(json.dumps(result, indent=1))
     plot(summary, out_dir / "asymmetric_noise.png")
     if shown:
@@ -260,9 +291,13 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [("", "p999_noise", "tonemapped: 99.9th pct |noise|"), ("", "kurtosis", "tonemapped: per-pixel kurtosis"),
-            ("hdr_", "p999_noise", "linear: 99.9th pct |rel. noise|"), ("hdr_", "kurtosis", "linear: per-pixel kurtosis"),
-            ("", "confidence_corr", "tonemapped: corr(noise std, sym. error)")]
+    keys = [
+        ("", "p999_noise", "tonemapped: 99.9th pct |noise|"),
+        ("", "kurtosis", "tonemapped: per-pixel kurtosis"),
+        ("hdr_", "p999_noise", "linear: 99.9th pct |rel. noise|"),
+        ("hdr_", "kurtosis", "linear: per-pixel kurtosis"),
+        ("", "confidence_corr", "tonemapped: corr(noise std, sym. error)"),
+    ]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4))
     for spp, s in summary.items():
         lams = [float(l) for l in s]
@@ -285,8 +320,11 @@ def noise_maps(name, spp, lam, beta, blend_std, asym_std, unsure, path: Path) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tiles = {f"β-blend noise std (β = {beta:.2f})": blend_std, f"asymmetric noise std (λ = {lam:g})": asym_std,
-             "symmetric output's RMS error": unsure}
+    tiles = {
+        f"β-blend noise std (β = {beta:.2f})": blend_std,
+        f"asymmetric noise std (λ = {lam:g})": asym_std,
+        "symmetric output's RMS error": unsure,
+    }
     top = float(torch.quantile(torch.cat([blend_std.flatten(), asym_std.flatten()]), 0.995))
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
     for ax, (title, img) in zip(axes, tiles.items()):

@@ -10,6 +10,7 @@ HTML report of the first scene. The issue-4 targets are checked per spp level an
 "targets": a preset matching OIDN (relMSE and DSSIM ≤ OIDN's) at ≥ 1× its throughput, and `fast`
 at ≥ 2× OIDN's throughput.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neurecon import metrics, peers  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
+
+from neurecon import metrics, peers  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
 from neurecon.nn.precision import PRECISIONS, native_bf16  # noqa: E402
 from neurecon.report import write_report  # noqa: E402
@@ -52,15 +54,23 @@ def timed(fn, repeat: int) -> tuple[np.ndarray, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/mitsuba/test")
-    ap.add_argument("--models", nargs="+", default=["fast", "balanced", "high", "kpcn"],
-                    help="shipped names or .pt paths; NAME:fp32 / NAME:bf16 fixes that model's precision")
+    ap.add_argument(
+        "--models",
+        nargs="+",
+        default=["fast", "balanced", "high", "kpcn"],
+        help="shipped names or .pt paths; NAME:fp32 / NAME:bf16 fixes that model's precision",
+    )
     ap.add_argument("--precision", default="auto", choices=PRECISIONS, help="for models without a :suffix")
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--oidn-fast", action=argparse.BooleanOptionalAction, default=True,
-                    help="also run OIDN's quality='fast' mode (on the CPU its 'balanced' equals 'high'); "
-                         "ratios and targets stay against 'high'")
+    ap.add_argument(
+        "--oidn-fast",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run OIDN's quality='fast' mode (on the CPU its 'balanced' equals 'high'); "
+        "ratios and targets stay against 'high'",
+    )
     ap.add_argument("--limit", type=int, default=None, help="first N scenes only")
     a = ap.parse_args(argv)
 
@@ -96,20 +106,41 @@ def main(argv=None) -> int:
                 results[f"neurecon:{m}"] = timed(lambda: den.denoise_buffers(buf), a.repeat)
             if peers.available():
                 for meth in peer:
-                    results[meth] = timed(lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"],
-                                                                     quality=quality[meth])[0], a.repeat)
+                    results[meth] = timed(
+                        lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"], quality=quality[meth])[
+                            0
+                        ],
+                        a.repeat,
+                    )
             for meth, (img, sec) in results.items():
-                rows.append({"scene": name, "spp": spp, "method": meth, "width": w, "height": h,
-                             **metrics.denoise_metrics(img, ref), "seconds": sec,
-                             "mpix_per_s": (w * h / 1e6 / sec) if sec else None})
+                rows.append(
+                    {
+                        "scene": name,
+                        "spp": spp,
+                        "method": meth,
+                        "width": w,
+                        "height": h,
+                        **metrics.denoise_metrics(img, ref),
+                        "seconds": sec,
+                        "mpix_per_s": (w * h / 1e6 / sec) if sec else None,
+                    }
+                )
             if not report_done:
-                write_report(out / "denoise_report", {f"noisy {spp} spp": buf["color"],
-                             **{k: v[0] for k, v in results.items() if k != "noisy"}}, ref,
-                             {k: metrics.denoise_metrics(v[0], ref) for k, v in results.items()},
-                             title=f"{name}, {spp} spp")
+                write_report(
+                    out / "denoise_report",
+                    {f"noisy {spp} spp": buf["color"], **{k: v[0] for k, v in results.items() if k != "noisy"}},
+                    ref,
+                    {k: metrics.denoise_metrics(v[0], ref) for k, v in results.items()},
+                    title=f"{name}, {spp} spp",
+                )
                 report_done = True
-            print(f"{name} {spp:>3} spp  " + "  ".join(
-                f"{r['method']}: relMSE {r['relmse']:.4f} DSSIM {r['dssim']:.4f}" for r in rows[-len(results):]), flush=True)
+            print(
+                f"{name} {spp:>3} spp  "
+                + "  ".join(
+                    f"{r['method']}: relMSE {r['relmse']:.4f} DSSIM {r['dssim']:.4f}" for r in rows[-len(results) :]
+                ),
+                flush=True,
+            )
 
     summary = {}
     for spp in a.spp:
@@ -118,10 +149,13 @@ def main(argv=None) -> int:
             if not sel:
                 continue
             summary[f"{meth}@{spp}"] = {
-                "method": meth, "spp": spp, "frames": len(sel),
+                "method": meth,
+                "spp": spp,
+                "frames": len(sel),
                 **{k: float(np.mean([r[k] for r in sel])) for k in ("relmse", "smape", "dssim")},
                 "seconds": float(np.mean([r["seconds"] for r in sel])),
-                "mpix_per_s": (float(np.mean([r["mpix_per_s"] for r in sel])) if sel[0]["mpix_per_s"] else None)}
+                "mpix_per_s": (float(np.mean([r["mpix_per_s"] for r in sel])) if sel[0]["mpix_per_s"] else None),
+            }
     ratios = {}
     if "oidn" in methods:
         for key, s in summary.items():
@@ -130,24 +164,38 @@ def main(argv=None) -> int:
                 ratios[key] = {k: s[k] / o[k] for k in ("relmse", "smape", "dssim")}
                 ratios[key]["throughput"] = s["mpix_per_s"] / o["mpix_per_s"]
     targets = check_targets(ratios, a.spp)
-    meta = {"host": platform.node(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "data": a.data, "scenes": names,
-            "models": {m: d.card for m, d in dens.items()}, "precision": {m: d.precision for m, d in dens.items()},
-            "native_bf16": native_bf16()}
-    (out / "denoise.json").write_text(json.dumps({"meta": meta, "summary": summary, "ratios_vs_oidn": ratios,
-                                                  "targets": targets, "rows": rows}, indent=1))
+    meta = {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "data": a.data,
+        "scenes": names,
+        "models": {m: d.card for m, d in dens.items()},
+        "precision": {m: d.precision for m, d in dens.items()},
+        "native_bf16": native_bf16(),
+    }
+    (out / "denoise.json").write_text(
+        json.dumps(
+            {"meta": meta, "summary": summary, "ratios_vs_oidn": ratios, "targets": targets, "rows": rows}, indent=1
+        )
+    )
     lines = ["| method | spp | relMSE | SMAPE | DSSIM | s/frame | Mpix/s |", "|---|---|---|---|---|---|---|"]
     for s in summary.values():
         mp = f"{s['mpix_per_s']:.3f}" if s["mpix_per_s"] else "–"
         sec = f"{s['seconds']:.3f}" if s["seconds"] else "–"
-        lines.append(f"| {s['method']} | {s['spp']} | {s['relmse']:.4f} | {s['smape']:.4f} | {s['dssim']:.4f} | {sec} | {mp} |")
+        lines.append(
+            f"| {s['method']} | {s['spp']} | {s['relmse']:.4f} | {s['smape']:.4f} | {s['dssim']:.4f} | {sec} | {mp} |"
+        )
     if ratios:
         lines += ["", "| vs OIDN | relMSE ratio | DSSIM ratio | throughput ratio |", "|---|---|---|---|"]
         for k, r in ratios.items():
             lines.append(f"| {k} | {r['relmse']:.2f}× | {r['dssim']:.2f}× | {r['throughput']:.2f}× |")
     for spp, t in targets.items():
-        lines.append(f"\n{spp} spp: presets matching OIDN at ≥ 1× throughput: "
-                     f"{', '.join(t['match_oidn_at_1x']) or 'none'}; fast ≥ 2× OIDN: {t['fast_2x']}")
+        lines.append(
+            f"\n{spp} spp: presets matching OIDN at ≥ 1× throughput: "
+            f"{', '.join(t['match_oidn_at_1x']) or 'none'}; fast ≥ 2× OIDN: {t['fast_2x']}"
+        )
     table = "\n".join(lines)
     (out / "denoise.md").write_text(table + "\n")
     print(table)
@@ -158,11 +206,17 @@ def main(argv=None) -> int:
 def check_targets(ratios: dict, spps) -> dict:
     out = {}
     for spp in spps:
-        mine = {k.split("@")[0].replace("neurecon:", ""): r for k, r in ratios.items()
-                if k.endswith(f"@{spp}") and k.startswith("neurecon:")}
-        out[spp] = {"match_oidn_at_1x": [m for m, r in mine.items()
-                                         if r["relmse"] <= 1 and r["dssim"] <= 1 and r["throughput"] >= 1],
-                    "fast_2x": (mine["fast"]["throughput"] >= 2) if "fast" in mine else None}
+        mine = {
+            k.split("@")[0].replace("neurecon:", ""): r
+            for k, r in ratios.items()
+            if k.endswith(f"@{spp}") and k.startswith("neurecon:")
+        }
+        out[spp] = {
+            "match_oidn_at_1x": [
+                m for m, r in mine.items() if r["relmse"] <= 1 and r["dssim"] <= 1 and r["throughput"] >= 1
+            ],
+            "fast_2x": (mine["fast"]["throughput"] >= 2) if "fast" in mine else None,
+        }
     return out
 
 
@@ -180,14 +234,22 @@ def plot(summary: dict, path: Path) -> None:
         for s in summary.values():
             if s["mpix_per_s"]:
                 ax.scatter(s["mpix_per_s"], s[metric], marker=markers[s["spp"]], color=colours[s["method"]])
-                ax.annotate(f"{s['method'].replace('neurecon:', '')}@{s['spp']}", (s["mpix_per_s"], s[metric]), fontsize=7)
+                ax.annotate(
+                    f"{s['method'].replace('neurecon:', '')}@{s['spp']}", (s["mpix_per_s"], s[metric]), fontsize=7
+                )
         for spp in markers:  # OIDN's quality/speed lines: the target quadrant is below-right
             o = summary.get(f"oidn@{spp}")
             if o:
                 ax.axhline(o[metric], color="k", lw=0.5, ls=":")
                 ax.axvline(o["mpix_per_s"], color="k", lw=0.5, ls=":")
-        ax.set(xlabel="throughput (Mpix/s, higher is better)", ylabel=f"{metric} (lower is better)", yscale="log",
-               title=f"{metric} vs throughput (markers: " + ", ".join(f"{mk} {spp} spp" for spp, mk in markers.items()) + ")")
+        ax.set(
+            xlabel="throughput (Mpix/s, higher is better)",
+            ylabel=f"{metric} (lower is better)",
+            yscale="log",
+            title=f"{metric} vs throughput (markers: "
+            + ", ".join(f"{mk} {spp} spp" for spp, mk in markers.items())
+            + ")",
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -11,6 +11,7 @@ A single DSSIM ratio says how far a model is from OIDN, not what to change. This
 - by octave: tonemapped error energy per band of a Laplacian-style pyramid (1–2 px … > 64 px).
 Ratios are model / OIDN-high (< 1: the model is better). Writes dssim_gap.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neurecon import metrics, peers  # noqa: E402
 from neurecon.denoise import Denoiser  # noqa: E402
+
+from neurecon import metrics, peers  # noqa: E402
 from neurecon.io import find_frames  # noqa: E402
 
 REGIONS = ("flat", "mid", "edge")
@@ -38,7 +40,7 @@ def contrast_regions(ref: torch.Tensor) -> dict[str, torch.Tensor]:
     by rank, not by threshold, so ties (a constant sky) cannot leave a third empty."""
     lum = ref.mean(1, keepdim=True)
     mean = F.avg_pool2d(lum, 7, 1, 3, count_include_pad=False)
-    std = (F.avg_pool2d(lum * lum, 7, 1, 3, count_include_pad=False) - mean ** 2).clamp_min(0).sqrt()
+    std = (F.avg_pool2d(lum * lum, 7, 1, 3, count_include_pad=False) - mean**2).clamp_min(0).sqrt()
     rank = torch.empty(std.numel(), dtype=torch.long)
     rank[std.flatten().argsort(stable=True)] = torch.arange(std.numel())
     third = (rank * 3 // std.numel()).view(std.shape)
@@ -62,7 +64,7 @@ def octave_energy(err: torch.Tensor) -> list[float]:
         lo = F.avg_pool2d(err, 2)
         out.append(float(((err - F.interpolate(lo, scale_factor=2, mode="nearest")) ** 2).mean()))
         err = lo
-    return out + [float((err ** 2).mean())]
+    return out + [float((err**2).mean())]
 
 
 def frame_stats(out: torch.Tensor, ref: torch.Tensor, regions: dict[str, torch.Tensor]) -> dict:
@@ -100,8 +102,13 @@ def main(argv=None) -> int:
             oidn = peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"], quality="high")[0]
             r = metrics.tonemapped(ref)
             regions = contrast_regions(r)
-            rows.append({"scene": name, "model": frame_stats(metrics.tonemapped(den.denoise_buffers(buf)), r, regions),
-                         "oidn": frame_stats(metrics.tonemapped(oidn), r, regions)})
+            rows.append(
+                {
+                    "scene": name,
+                    "model": frame_stats(metrics.tonemapped(den.denoise_buffers(buf)), r, regions),
+                    "oidn": frame_stats(metrics.tonemapped(oidn), r, regions),
+                }
+            )
         keys = [f"dssim_{x}" for x in REGIONS] + [f"dssim_1/{k}" for k in SCALES]
         mean = {who: {k: float(np.nanmean([row[who][k] for row in rows])) for k in keys} for who in ("model", "oidn")}
         ratio = {k: mean["model"][k] / mean["oidn"][k] for k in keys}
@@ -109,8 +116,13 @@ def main(argv=None) -> int:
         oct_o = np.sum([row["oidn"]["octaves"] for row in rows], 0)
         ratio["octaves"] = (oct_m / oct_o).tolist()
         result["per_spp"][str(spp)] = {"mean": mean, "ratio_vs_oidn": ratio, "rows": rows}
-        print(f"{spp} spp, {a.model} / OIDN:  " + "  ".join(f"{k} {ratio[k]:.3f}" for k in keys)
-              + "\n  octaves (1–2 px … >64 px): " + " ".join(f"{v:.2f}" for v in ratio["octaves"]), flush=True)
+        print(
+            f"{spp} spp, {a.model} / OIDN:  "
+            + "  ".join(f"{k} {ratio[k]:.3f}" for k in keys)
+            + "\n  octaves (1–2 px … >64 px): "
+            + " ".join(f"{v:.2f}" for v in ratio["octaves"]),
+            flush=True,
+        )
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     name = f"dssim_gap_{Path(a.model).stem}.json"

@@ -12,6 +12,7 @@ it is missing). Each run is an ordinary `neurecon train` run: finished runs are 
 ones resumed. Writes bench/results/eco.json and bench/results/eco.png (PSNR-Y on the validation
 set over iterations) and prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,9 @@ def read_curve(run: Path) -> list[dict]:
     if not path.exists():
         return []
     rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-    return [{"step": r["step"], "psnr_y": r["val_psnr_y"], "ssim_y": r["val_ssim_y"]} for r in rows if "val_psnr_y" in r]
+    return [
+        {"step": r["step"], "psnr_y": r["val_psnr_y"], "ssim_y": r["val_ssim_y"]} for r in rows if "val_psnr_y" in r
+    ]
 
 
 def wall_time(run: Path) -> float | None:
@@ -70,6 +73,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from neurecon.sr.data import make_pairs
     from neurecon.sr.tasks import DATA_DEFAULTS, evaluate, load_teacher
+
     from neurecon.train.config import load_config
     from neurecon.train.run import train_from_config
 
@@ -84,8 +88,12 @@ def main(argv=None) -> int:
     for r in RECIPES:
         c = cfgs[r][2]
         other = {k: v for k, v in c.task.items() if k not in ("recipe", "teacher", "eco")}
-        if other != base or c.optim != cfgs["vanilla"][2].optim or \
-                {k: v for k, v in vars(c.run).items() if k != "out"} != {k: v for k, v in vars(cfgs["vanilla"][2].run).items() if k != "out"}:
+        if (
+            other != base
+            or c.optim != cfgs["vanilla"][2].optim
+            or {k: v for k, v in vars(c.run).items() if k != "out"}
+            != {k: v for k, v in vars(cfgs["vanilla"][2].run).items() if k != "out"}
+        ):
             raise SystemExit(f"config of '{r}' differs from vanilla in more than the recipe: not a controlled study")
 
     iters = cfgs["vanilla"][2].run.iterations
@@ -131,40 +139,67 @@ def main(argv=None) -> int:
         d = [x["psnr_y"] - van[x["step"]] for x in curves[r] if lo < x["step"] <= hi and x["step"] in van]
         return round(sum(d) / len(d), 4) if d else None
 
-    deltas = {r: {"first_quarter_mean": delta(r, 0, iters // 4), "second_quarter_mean": delta(r, iters // 4, iters // 2),
-                  "last_tenth_mean": delta(r, int(0.9 * iters), iters),
-                  "final": round(table[r]["final"] - table["vanilla"]["final"], 4)} for r in ("kd", "eco")}
-    trend = {"eco_ahead_early": (deltas["eco"]["first_quarter_mean"] or 0) > 0,
-             "eco_not_behind_at_end": deltas["eco"]["final"] >= 0,
-             "kd_behind_vanilla_at_end": deltas["kd"]["final"] < 0}
+    deltas = {
+        r: {
+            "first_quarter_mean": delta(r, 0, iters // 4),
+            "second_quarter_mean": delta(r, iters // 4, iters // 2),
+            "last_tenth_mean": delta(r, int(0.9 * iters), iters),
+            "final": round(table[r]["final"] - table["vanilla"]["final"], 4),
+        }
+        for r in ("kd", "eco")
+    }
+    trend = {
+        "eco_ahead_early": (deltas["eco"]["first_quarter_mean"] or 0) > 0,
+        "eco_not_behind_at_end": deltas["eco"]["final"] >= 0,
+        "kd_behind_vanilla_at_end": deltas["kd"]["final"] < 0,
+    }
     result = {
         "study": "ECO vs vanilla vs KD (same architecture, data, seed, iterations)",
         "configs": {r: str(cfgs[r][0].relative_to(ROOT) if cfgs[r][0].is_absolute() else cfgs[r][0]) for r in RECIPES},
-        "overrides": list(a.set), "runs": {r: str(runs[r]) for r in RECIPES},
-        "setup": {"model": task["model"], "scale": scale, "data": data, "iterations": iters,
-                  "optim": vars(c0.optim), "seed": c0.run.seed, "threads": c0.run.threads,
-                  "eco": cfgs["eco"][2].task.get("eco"), "teacher": teacher_name,
-                  "valid_images": [v.name for v in valid]},
+        "overrides": list(a.set),
+        "runs": {r: str(runs[r]) for r in RECIPES},
+        "setup": {
+            "model": task["model"],
+            "scale": scale,
+            "data": data,
+            "iterations": iters,
+            "optim": vars(c0.optim),
+            "seed": c0.run.seed,
+            "threads": c0.run.threads,
+            "eco": cfgs["eco"][2].task.get("eco"),
+            "teacher": teacher_name,
+            "valid_images": [v.name for v in valid],
+        },
         "metric": "PSNR-Y (dB) on the validation set, border crop = scale, 8-bit SR output",
         "reference": {k: {m: round(v, 4) for m, v in d.items()} for k, d in ref.items()},
         "table_steps": steps,
-        "table": table, "delta_vs_vanilla_db": deltas, "paper_trend_seen": trend,
-        "curves": curves, "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "table": table,
+        "delta_vs_vanilla_db": deltas,
+        "paper_trend_seen": trend,
+        "curves": curves,
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eco.json").write_text(json.dumps(result, indent=1))
     plot(result, out / "eco.png")
 
-    print(f"\nPSNR-Y (dB) on {', '.join(v.name for v in valid)}; teacher {ref['teacher']['psnr_y']:.3f}, "
-          f"bicubic {ref['bicubic']['psnr_y']:.3f}")
-    hdr = f"{'recipe':8s} " + " ".join(f"{f'{k}@{s}':>12s}" for k, s in steps.items()) + \
-        "    best  SSIM-Y  drops(dB)  time(s)"
+    print(
+        f"\nPSNR-Y (dB) on {', '.join(v.name for v in valid)}; teacher {ref['teacher']['psnr_y']:.3f}, "
+        f"bicubic {ref['bicubic']['psnr_y']:.3f}"
+    )
+    hdr = (
+        f"{'recipe':8s} "
+        + " ".join(f"{f'{k}@{s}':>12s}" for k, s in steps.items())
+        + "    best  SSIM-Y  drops(dB)  time(s)"
+    )
     print(hdr)
     for r in RECIPES:
         row = table[r]
-        print(f"{r:8s} " + " ".join(f"{row[k]:12.3f}" for k in steps) + f" {row['best']:7.3f} {row['final_ssim_y']:.4f} "
-              f"{row['psnr_drops_db']:10.3f} {row['wall_time_s'] or 0:8.0f}")
+        print(
+            f"{r:8s} " + " ".join(f"{row[k]:12.3f}" for k in steps) + f" {row['best']:7.3f} {row['final_ssim_y']:.4f} "
+            f"{row['psnr_drops_db']:10.3f} {row['wall_time_s'] or 0:8.0f}"
+        )
     for r in ("kd", "eco"):
         print(f"{r} − vanilla: " + ", ".join(f"{k} {v:+.3f}" for k, v in deltas[r].items() if v is not None))
     print("paper trend: " + ", ".join(f"{k}={v}" for k, v in trend.items()))
@@ -174,8 +209,11 @@ def main(argv=None) -> int:
         from neurecon.sr.export import export_run
 
         for r in ("vanilla", "eco"):
-            card = export_run(runs[r], f"sr_{r}_x2", extra={"config_file": f"sr_{r}_x2.yaml",
-                                                            "study": "bench/eco.py (bench/results/eco.json)"})
+            card = export_run(
+                runs[r],
+                f"sr_{r}_x2",
+                extra={"config_file": f"sr_{r}_x2.yaml", "study": "bench/eco.py (bench/results/eco.json)"},
+            )
             print(f"exported sr_{r}_x2: PSNR-Y {card['valid_psnr_y']:.3f} dB")
     return 0
 
@@ -185,7 +223,6 @@ def plot(res: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from neurecon.sr.eco import eco_weight
 
     curves, ref = res["curves"], res["reference"]
@@ -209,16 +246,23 @@ def plot(res: dict, path: Path) -> None:
     e = res["setup"]["eco"] or {}
     cx = bx.twinx()
     ts = [i / 100 for i in range(101)]
-    cx.plot([t * iters for t in ts], [eco_weight(t, e.get("shift", 0.0), e.get("schedule", "sigmoid"), e.get("a", 1.0))
-                                       for t in ts], color="gray", lw=0.8, alpha=0.6)
+    cx.plot(
+        [t * iters for t in ts],
+        [eco_weight(t, e.get("shift", 0.0), e.get("schedule", "sigmoid"), e.get("a", 1.0)) for t in ts],
+        color="gray",
+        lw=0.8,
+        alpha=0.6,
+    )
     cx.set_ylabel("ECO teacher weight a(t)", color="gray")
     cx.set_ylim(-0.05, 1.05)
     bx.legend(loc="upper right", fontsize=8)
     model = res["setup"]["model"]
     model = model.get("preset", model) if isinstance(model, dict) and len(model) == 1 else model
-    fig.suptitle(f"ECO study: {model} ×{res['setup']['scale']}, {iters} iterations, seed {res['setup']['seed']}, "
-                 f"teacher {res['setup']['teacher']}",
-                 fontsize=10)
+    fig.suptitle(
+        f"ECO study: {model} ×{res['setup']['scale']}, {iters} iterations, seed {res['setup']['seed']}, "
+        f"teacher {res['setup']['teacher']}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -8,6 +8,7 @@ Random inputs of the given size (speed does not depend on content); median of --
 after two warm-ups, interleaved per round so background load hits every variant alike.
 Writes inference.json (seconds, speed-up of each layout, throughput vs OIDN).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,17 +23,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from neurecon.denoise import Denoiser  # noqa: E402
+
 from neurecon import peers  # noqa: E402
 from neurecon.buffers import Buffers  # noqa: E402
-from neurecon.denoise import Denoiser  # noqa: E402
 from neurecon.models import load_model  # noqa: E402
 from neurecon.nn.precision import native_bf16  # noqa: E402
 
 
 def frame(size: int, seed: int = 0) -> Buffers:
     rng = np.random.default_rng(seed)
-    planes = {n: rng.random((size, size, 3), dtype=np.float32)
-              for n in ("color", "albedo", "normal", "color_var", "albedo_var", "normal_var")}
+    planes = {
+        n: rng.random((size, size, 3), dtype=np.float32)
+        for n in ("color", "albedo", "normal", "color_var", "albedo_var", "normal_var")
+    }
     return Buffers(**planes)
 
 
@@ -58,8 +62,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compile time)")
-    ap.add_argument("--bf16", action="store_true",
-                    help="time the bf16 trunk (nn/precision.py) even where the CPU only emulates bf16")
+    ap.add_argument(
+        "--bf16",
+        action="store_true",
+        help="time the bf16 trunk (nn/precision.py) even where the CPU only emulates bf16",
+    )
     ap.add_argument("--out", default="bench/results")
     a = ap.parse_args(argv)
     buf = frame(a.size)
@@ -81,12 +88,20 @@ def main(argv=None) -> int:
     # every variant must give the fp32 NCHW result (bf16 only approximately): max |difference|
     ref = {m: calls[f"{m}:nchw"]() for m in a.models}
     diff = {k: float(np.abs(fn() - ref[k.split(":")[0]]).max()) for k, fn in calls.items() if ":" in k}
-    res = {"meta": {"size": a.size, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "native_bf16": native_bf16(),
-                    "repeat": a.repeat, "rounds": a.rounds},
-           "seconds": sec, "max_abs_diff_vs_nchw_fp32": diff,
-           "mpix_per_s": {k: a.size ** 2 / 1e6 / s for k, s in sec.items()},
-           "speedup_vs_nchw": {k: sec[k.split(":")[0] + ":nchw"] / s for k, s in sec.items() if ":" in k}}
+    res = {
+        "meta": {
+            "size": a.size,
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "native_bf16": native_bf16(),
+            "repeat": a.repeat,
+            "rounds": a.rounds,
+        },
+        "seconds": sec,
+        "max_abs_diff_vs_nchw_fp32": diff,
+        "mpix_per_s": {k: a.size**2 / 1e6 / s for k, s in sec.items()},
+        "speedup_vs_nchw": {k: sec[k.split(":")[0] + ":nchw"] / s for k, s in sec.items() if ":" in k},
+    }
     if "oidn" in sec:
         res["throughput_vs_oidn"] = {k: sec["oidn"] / s for k, s in sec.items()}
     out = Path(a.out)

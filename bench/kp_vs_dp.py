@@ -12,6 +12,7 @@ Runs train through `neurecon train` (one trainer), two at a time on one thread e
 runs in runs/study_* are reused (delete them to retrain). Writes kp_vs_dp.json/.png and
 multiscale.json, multiscale_crops.png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,28 @@ def train_runs(names: list[str], iterations: int, data: str, runs_dir: Path) -> 
         if (out / "last.pt").exists() and torch.load(out / "last.pt", weights_only=False)["step"] >= iterations:
             continue
         model = json.dumps(RUNS[name])
-        cmd = [sys.executable, "-m", "neurecon", "train", str(ROOT / "configs" / "study_base.yaml"), "--set",
-               f"task.model={model}", f"task.data.root={data}", f"run.out={out}", f"run.iterations={iterations}"]
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        cmd = [
+            sys.executable,
+            "-m",
+            "neurecon",
+            "train",
+            str(ROOT / "configs" / "study_base.yaml"),
+            "--set",
+            f"task.model={model}",
+            f"task.data.root={data}",
+            f"run.out={out}",
+            f"run.iterations={iterations}",
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
         if len(procs) == 2:
             _wait(procs)
             procs = []
@@ -91,20 +110,28 @@ def main(argv=None) -> int:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for n, c in curves.items():
         ax.plot(*zip(*c), "o-", ms=3, label=f"{n.upper()} head")
-    ax.set(xlabel="iteration", ylabel="validation SMAPE", yscale="log",
-           title="same backbone (6 res. blocks × 16), data, seed")
+    ax.set(
+        xlabel="iteration",
+        ylabel="validation SMAPE",
+        yscale="log",
+        title="same backbone (6 res. blocks × 16), data, seed",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "kp_vs_dp.png", dpi=100)
     plt.close(fig)
     kp, dp = dict(curves["kp"]), dict(curves["dp"])
     common = sorted(set(kp) & set(dp))
-    res = {"curves": curves, "kp_below_dp_at": {s: kp[s] < dp[s] for s in common},
-           "final": {"kp": kp[common[-1]], "dp": dp[common[-1]]}}
+    res = {
+        "curves": curves,
+        "kp_below_dp_at": {s: kp[s] < dp[s] for s in common},
+        "final": {"kp": kp[common[-1]], "dp": dp[common[-1]]},
+    }
     (out / "kp_vs_dp.json").write_text(json.dumps(res, indent=1))
     print("KP vs DP validation SMAPE:", {s: (round(kp[s], 4), round(dp[s], 4)) for s in common})
 
     from neurecon.denoise import Denoiser
+
     from neurecon.io import find_frames
     from neurecon.io.ldr import write_ldr
 
@@ -124,10 +151,21 @@ def main(argv=None) -> int:
         rows.append(row)
         if len(crops) < 3:
             y, x = 96, 96
-            crops.append(np.concatenate([buf["color"][y:y + 64, x:x + 64], outs["kp"][y:y + 64, x:x + 64],
-                                         outs["ms"][y:y + 64, x:x + 64], fs.read("ref")["color"][y:y + 64, x:x + 64]], 1))
+            crops.append(
+                np.concatenate(
+                    [
+                        buf["color"][y : y + 64, x : x + 64],
+                        outs["kp"][y : y + 64, x : x + 64],
+                        outs["ms"][y : y + 64, x : x + 64],
+                        fs.read("ref")["color"][y : y + 64, x : x + 64],
+                    ],
+                    1,
+                )
+            )
     summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "scene"}
-    summary["ms_lower_lowfreq_error_on"] = f"{sum(r['ms_lowfreq_mse'] < r['kp_lowfreq_mse'] for r in rows)}/{len(rows)} scenes"
+    summary["ms_lower_lowfreq_error_on"] = (
+        f"{sum(r['ms_lowfreq_mse'] < r['kp_lowfreq_mse'] for r in rows)}/{len(rows)} scenes"
+    )
     (out / "multiscale.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     grid = np.concatenate(crops, 0)
     write_ldr(out / "multiscale_crops.png", np.repeat(np.repeat(grid / (1 + grid), 3, 0), 3, 1))

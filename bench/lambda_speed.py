@@ -9,6 +9,7 @@ warm-ups, interleaved per round so background load hits every call alike. All mo
 --precision. Writes lambda_speed.json and
 lambda_speed.png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neurecon import peers  # noqa: E402
-from neurecon.denoise import Denoiser  # noqa: E402
-from neurecon.nn.precision import native_bf16  # noqa: E402
-
 from inference import frame, time_interleaved  # noqa: E402  (bench/inference.py)
+from neurecon.denoise import Denoiser  # noqa: E402
+
+from neurecon import peers  # noqa: E402
+from neurecon.nn.precision import native_bf16  # noqa: E402
 
 LAM = 3.0
 
@@ -37,8 +38,9 @@ def plot(sec: dict[str, float], path: Path) -> None:
 
     names = list(sec)
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1))
-    colours = ["tab:orange" if "λ change" in n else "tab:grey" if n in ("default", "oidn") else "tab:blue"
-               for n in names]
+    colours = [
+        "tab:orange" if "λ change" in n else "tab:grey" if n in ("default", "oidn") else "tab:blue" for n in names
+    ]
     ax.barh(names, [sec[n] * 1e3 for n in names], color=colours)
     ax.invert_yaxis()
     ax.set_xlabel("ms per frame (median)")
@@ -74,12 +76,22 @@ def main(argv=None) -> int:
         peers.warm_up()
         calls["oidn"] = lambda: peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])
     sec = time_interleaved(calls, a.rounds, a.repeat)
-    res = {"meta": {"models": dict(zip(labels, a.models)), "size": a.size, "lambda": LAM, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "precision": default.precision, "native_bf16": native_bf16(), "repeat": a.repeat,
-                    "rounds": a.rounds},
-           "seconds": sec,
-           "lambda_change_speedup_vs_full": {m: sec[f"{m}: full"] / sec[f"{m}: λ change"] for m in labels},
-           "lambda_change_vs_default_full": {m: sec[f"{m}: λ change"] / sec["default"] for m in labels}}
+    res = {
+        "meta": {
+            "models": dict(zip(labels, a.models)),
+            "size": a.size,
+            "lambda": LAM,
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "precision": default.precision,
+            "native_bf16": native_bf16(),
+            "repeat": a.repeat,
+            "rounds": a.rounds,
+        },
+        "seconds": sec,
+        "lambda_change_speedup_vs_full": {m: sec[f"{m}: full"] / sec[f"{m}: λ change"] for m in labels},
+        "lambda_change_vs_default_full": {m: sec[f"{m}: λ change"] / sec["default"] for m in labels},
+    }
     if "oidn" in sec:
         res["lambda_change_vs_oidn"] = {m: sec[f"{m}: λ change"] / sec["oidn"] for m in labels}
     out = Path(a.out)
@@ -89,8 +101,10 @@ def main(argv=None) -> int:
     for k, s in sec.items():
         print(f"{k:40s} {s * 1e3:7.1f} ms")
     for m in labels:
-        print(f"{m}: a λ change is {res['lambda_change_speedup_vs_full'][m]:.2f}× faster than its full denoise, "
-              f"{res['lambda_change_vs_default_full'][m]:.2f}× the default model's full denoise")
+        print(
+            f"{m}: a λ change is {res['lambda_change_speedup_vs_full'][m]:.2f}× faster than its full denoise, "
+            f"{res['lambda_change_vs_default_full'][m]:.2f}× the default model's full denoise"
+        )
     return 0
 
 

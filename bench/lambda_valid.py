@@ -4,6 +4,7 @@ loss at λ = 1, 2, 5 and 10 (and their mean), every model in fp32 on the same fr
     .venv/bin/python bench/lambda_valid.py lambda runs/pilot_lambda_b1/best.pt \
         --config configs/pilot_lambda_blocks.yaml --out bench/results/pilot_lambda_blocks_valid.json
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ procedural scenes with neurecon's integrator stack (moment(aov(path)), box filte
 Each variant runs in its own subprocess (Mitsuba fixes its variant per process). The llvm
 variant's first render includes JIT compilation: reported separately as `first_seconds`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,16 @@ def measure(variant: str, size: int, spp: int, scenes: int) -> dict:
         render_buffers(scene, spp, seed=2)  # warm: kernels cached
         times.append(time.perf_counter() - t)
     samples = size * size * spp * scenes
-    return {"variant": current_variant(), "libllvm": find_libllvm() if "llvm" in variant else None,
-            "size": size, "spp": spp, "scenes": scenes, "first_seconds": first, "seconds": sum(times),
-            "samples_per_second": samples / sum(times)}
+    return {
+        "variant": current_variant(),
+        "libllvm": find_libllvm() if "llvm" in variant else None,
+        "size": size,
+        "spp": spp,
+        "scenes": scenes,
+        "first_seconds": first,
+        "seconds": sum(times),
+        "samples_per_second": samples / sum(times),
+    }
 
 
 def main(argv=None) -> int:
@@ -56,8 +64,22 @@ def main(argv=None) -> int:
         return 0
     results = []
     for v in a.variants:
-        p = subprocess.run([sys.executable, __file__, "--child", v, "--size", str(a.size), "--spp", str(a.spp),
-                            "--scenes", str(a.scenes)], capture_output=True, text=True)
+        p = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                v,
+                "--size",
+                str(a.size),
+                "--spp",
+                str(a.spp),
+                "--scenes",
+                str(a.scenes),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if p.returncode != 0:
             results.append({"variant": v, "error": p.stderr.strip().splitlines()[-1:] or ["failed"]})
             continue
@@ -69,11 +91,14 @@ def main(argv=None) -> int:
         ratio = None
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "render.json").write_text(json.dumps({"results": results, "llvm_over_scalar": ratio,
-                                                 "cpus": os.cpu_count()}, indent=1))
+    (out / "render.json").write_text(
+        json.dumps({"results": results, "llvm_over_scalar": ratio, "cpus": os.cpu_count()}, indent=1)
+    )
     for r in results:
         if "samples_per_second" in r:
-            print(f"{r['variant']:<12} {r['samples_per_second'] / 1e6:7.2f} Msamples/s  (first render {r['first_seconds']:.2f} s)")
+            print(
+                f"{r['variant']:<12} {r['samples_per_second'] / 1e6:7.2f} Msamples/s  (first render {r['first_seconds']:.2f} s)"
+            )
         else:
             print(f"{r['variant']:<12} failed: {r['error']}")
     if ratio:

@@ -7,10 +7,11 @@ layouts and network inputs never meet directly.
 Conventions (the data contract): linear HDR radiance; normals in [-1, 1]; variances are the
 variance of the per-pixel *mean* (sample variance / spp), per channel.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -94,8 +95,7 @@ class Buffers:
         if self.planes:
             h, w = self.shape
             if arr.shape[:2] != (h, w):
-                raise BufferError(
-                    f"buffer '{name}' is {arr.shape[1]}×{arr.shape[0]} but the others are {w}×{h}")
+                raise BufferError(f"buffer '{name}' is {arr.shape[1]}×{arr.shape[0]} but the others are {w}×{h}")
         self.planes[name] = arr
 
     def __contains__(self, name: str) -> bool:
@@ -116,26 +116,26 @@ class Buffers:
             raise BufferError("no buffers")
         return next(iter(self.planes.values())).shape[:2]
 
-    def require(self, names: Iterable[str]) -> "Buffers":
+    def require(self, names: Iterable[str]) -> Buffers:
         missing = [n for n in names if n not in self.planes]
         if missing:
             raise BufferError(f"missing required buffer(s) {', '.join(missing)}; found: {self.describe_names()}")
         return self
 
-    def copy(self) -> "Buffers":
+    def copy(self) -> Buffers:
         return Buffers({k: v.copy() for k, v in self.planes.items()})
 
-    def subset(self, names: Iterable[str]) -> "Buffers":
+    def subset(self, names: Iterable[str]) -> Buffers:
         return Buffers({n: self.planes[n] for n in names if n in self.planes})
 
     # geometry ---------------------------------------------------------------------------
-    def crop(self, y: int, x: int, h: int, w: int) -> "Buffers":
+    def crop(self, y: int, x: int, h: int, w: int) -> Buffers:
         H, W = self.shape
         if y < 0 or x < 0 or y + h > H or x + w > W:
             raise BufferError(f"crop {h}×{w} at ({y},{x}) outside a {H}×{W} frame")
-        return Buffers({k: v[y:y + h, x:x + w] for k, v in self.planes.items()})
+        return Buffers({k: v[y : y + h, x : x + w] for k, v in self.planes.items()})
 
-    def downsample2x(self) -> "Buffers":
+    def downsample2x(self) -> Buffers:
         """2×2 box downsampling (§3.4). Variances of a 4-sample mean are divided by 4."""
         H, W = self.shape
         h, w = H // 2, W // 2
@@ -183,7 +183,7 @@ class Buffers:
         return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
 
     @classmethod
-    def from_tensor(cls, tensor, names: Iterable[str]) -> "Buffers":
+    def from_tensor(cls, tensor, names: Iterable[str]) -> Buffers:
         """Split a 1×C×H×W (or C×H×W) tensor into planes using the canonical channel counts."""
         t = tensor.detach().cpu()
         if t.ndim == 4:
@@ -194,7 +194,7 @@ class Buffers:
         out, c = {}, 0
         for n in names:
             k = PLANES[n]
-            out[n] = arr[..., c:c + k]
+            out[n] = arr[..., c : c + k]
             c += k
         if c != arr.shape[2]:
             raise BufferError(f"tensor has {arr.shape[2]} channels, names account for {c}")

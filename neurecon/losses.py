@@ -1,5 +1,6 @@
 """Training losses. SMAPE (Vogels et al. 2018, Eq. 2) is the denoiser's; the asymmetric wrapper
 (Eq. 6) turns any per-pixel loss into one that penalises moving away from the input more."""
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,12 @@ def l1_tonemapped_map(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 
 
 # per-element loss maps; a training loss is the mean of one (the asymmetric loss reweights it first)
-MAP_LOSSES = {"smape": smape_map, "l1": lambda d, r: (d - r).abs(), "relmse": relmse_map,
-              "l1_tonemapped": l1_tonemapped_map}
+MAP_LOSSES = {
+    "smape": smape_map,
+    "l1": lambda d, r: (d - r).abs(),
+    "relmse": relmse_map,
+    "l1_tonemapped": l1_tonemapped_map,
+}
 
 
 def dssim_tonemapped(d: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -60,8 +65,10 @@ def get_loss(name: str):
         except ValueError:
             weight = math.nan
         if loss not in known or not math.isfinite(weight):
-            raise ValueError(f"bad term '{term.strip()}' in loss '{name}'; combine terms from "
-                             f"{', '.join(known)} with '+', weighted as '2*dssim'")
+            raise ValueError(
+                f"bad term '{term.strip()}' in loss '{name}'; combine terms from "
+                f"{', '.join(known)} with '+', weighted as '2*dssim'"
+            )
         fn = IMAGE_LOSSES[loss] if loss in IMAGE_LOSSES else (lambda d, r, f=MAP_LOSSES[loss]: f(d, r).mean())
         terms.append((weight, fn))
     return lambda d, r: sum(w * f(d, r) for w, f in terms)

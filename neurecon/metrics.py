@@ -5,6 +5,7 @@ display values: :func:`tonemap` = Reinhard x/(1+x) then sRGB encoding, the same 
 every method so that comparisons are fair. SSIM is Wang et al. 2004 (11×11 Gaussian, σ = 1.5,
 K1 = 0.01, K2 = 0.03, valid region only), computed in float64.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ def as_tensor(x) -> torch.Tensor:
 
 def relmse(d, r, eps: float = RELMSE_EPS) -> float:
     d, r = as_tensor(d), as_tensor(r)
-    return float(((d - r) ** 2 / (r ** 2 + eps)).mean())
+    return float(((d - r) ** 2 / (r**2 + eps)).mean())
 
 
 def smape(d, r, eps: float = 1e-2) -> float:
@@ -50,12 +51,13 @@ def tonemapped(img) -> torch.Tensor:
 
 
 def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - size // 2) ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - size // 2) ** 2) / (2 * sigma**2))
     return g / g.sum()
 
 
-def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: int = 11,
-             sigma: float = 1.5) -> torch.Tensor:
+def ssim_map(
+    a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
     """Per-pixel SSIM of two N×C×H×W tensors over the valid region (no padding); differentiable,
     so the training loss and the reported metric are the same formula."""
     C = a.shape[1]
@@ -67,10 +69,10 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: in
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_a, mu_b = filt(a), filt(b)
-    s_aa = filt(a * a) - mu_a ** 2
-    s_bb = filt(b * b) - mu_b ** 2
+    s_aa = filt(a * a) - mu_a**2
+    s_bb = filt(b * b) - mu_b**2
     s_ab = filt(a * b) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (s_aa + s_bb + c2))
+    return ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (s_aa + s_bb + c2))
 
 
 def ssim(a, b, data_range: float = 1.0, size: int = 11, sigma: float = 1.5) -> float:
@@ -85,7 +87,7 @@ def dssim(d, r) -> float:
 
 def psnr(d, r, data_range: float = 1.0) -> float:
     m = mse(d, r)
-    return float("inf") if m == 0 else 10 * float(np.log10(data_range ** 2 / m))
+    return float("inf") if m == 0 else 10 * float(np.log10(data_range**2 / m))
 
 
 def denoise_metrics(d, r) -> dict[str, float]:

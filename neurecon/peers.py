@@ -3,6 +3,7 @@
 Always HDR (pyoidn defaults to LDR, which handicaps it on radiance), quality "high", CPU, with
 albedo and normal when given. The first call builds the filter, so `warm_up()` before timing.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,9 @@ def available() -> bool:
     return True
 
 
-def oidn_denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None,
-                 quality: str = "high") -> tuple[np.ndarray, float]:
+def oidn_denoise(
+    color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, quality: str = "high"
+) -> tuple[np.ndarray, float]:
     """Denoised H×W×3 float32 and the seconds the call took."""
     import pyoidn
 

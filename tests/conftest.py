@@ -27,9 +27,11 @@ def tiny_dataset(tmp_path_factory):
 
 def tiny_config(root, out, iterations=6, **model):
     return {
-        "task": {"name": "denoise",
-                 "data": {"root": str(root), "spp": [4], "patch": 16, "batch": 2, "valid_limit": 2},
-                 "model": {"width": 8, "blocks": 1, "kernel": 5, **model}},
+        "task": {
+            "name": "denoise",
+            "data": {"root": str(root), "spp": [4], "patch": 16, "batch": 2, "valid_limit": 2},
+            "model": {"width": 8, "blocks": 1, "kernel": 5, **model},
+        },
         "optim": {"lr": 1e-3},
         "run": {"out": str(out), "iterations": iterations, "val_every": 3, "ckpt_every": 3, "log_every": 1, "seed": 3},
     }

@@ -102,7 +102,6 @@ def test_untrained_specialiser_reproduces_the_backbone_for_every_lambda(arch):
 
 
 def test_training_lambdas_cover_one_to_ten_and_vary_smoothly():
-    from types import SimpleNamespace
 
     from neurecon.tasks.denoise.lambda_task import LambdaTask
 
@@ -122,8 +121,11 @@ def test_gated_specialiser_keeps_lambda_one_exactly_the_backbone_after_training(
     from neurecon.nn.specialiser import lambda_model
 
     torch.manual_seed(0)
-    spec = ({"arch": "kpcn", "width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}} if arch == "kpcn"
-            else {"arch": "unet", "widths": [8, 8, 8, 8], "kernel": 3, "sources": {"mitsuba": FULL}})
+    spec = (
+        {"arch": "kpcn", "width": 8, "blocks": 1, "kernel": 5, "sources": {"mitsuba": FULL}}
+        if arch == "kpcn"
+        else {"arch": "unet", "widths": [8, 8, 8, 8], "kernel": 3, "sources": {"mitsuba": FULL}}
+    )
     m = lambda_model(spec, blocks=1, gated=True)
     m.start_from_backbone()
     for s in getattr(m, "specialisers", [getattr(m, "specialiser", None)]):

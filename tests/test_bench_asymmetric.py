@@ -1,4 +1,5 @@
 """The Fig. 18 comparison in bench/asymmetric.py: β fits and the two error spaces."""
+
 import sys
 from pathlib import Path
 
@@ -15,8 +16,10 @@ def _frames(beta=0.3, seed=0, scale=1.0):
     u = torch.rand(ref.shape, generator=g, dtype=torch.float64)
     noisy = ref * torch.log(u).pow(2) / 2  # heavy-tailed (squared exponential), mean ref
     sym = ref + 0.02 * torch.randn(ref.shape, generator=g, dtype=torch.float64)
-    return {k: v * scale for k, v in {"noisy": noisy, "sym": sym, "ref": ref,
-                                      "asym": beta * noisy + (1 - beta) * sym}.items()}
+    return {
+        k: v * scale
+        for k, v in {"noisy": noisy, "sym": sym, "ref": ref, "asym": beta * noisy + (1 - beta) * sym}.items()
+    }
 
 
 def _masks():

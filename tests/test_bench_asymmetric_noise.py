@@ -1,5 +1,6 @@
 """bench/asymmetric_noise.py: the bias/noise split over K renders, the per-pixel kurtosis and the
 Fig. 18 verdict on synthetic renders whose answer is known."""
+
 import sys
 from pathlib import Path
 
@@ -7,8 +8,15 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from asymmetric_noise import (compare_noise, pixel_kurtosis, plot, realisation_seed,  # noqa: E402
-                              spearman, split_error, verdict)
+from asymmetric_noise import (
+    compare_noise,
+    pixel_kurtosis,
+    plot,
+    realisation_seed,  # noqa: E402
+    spearman,
+    split_error,
+    verdict,
+)
 
 
 def _gen(seed=0):
@@ -21,9 +29,9 @@ def test_split_error_recovers_variance_and_bias():
     k, sigma, offset = 4, 0.05, 0.02  # few renders: without √(K/(K−1)) the variance is 25 % short
     x = ref + offset + sigma * torch.randn(k, 3, 128, 128, generator=g, dtype=torch.float64)
     bias, noise = split_error(x, ref)
-    assert noise.pow(2).mean().item() == pytest.approx(sigma ** 2, rel=0.03)
+    assert noise.pow(2).mean().item() == pytest.approx(sigma**2, rel=0.03)
     # the mean of K renders still carries σ²/K of noise on top of the offset
-    assert bias.pow(2).mean().item() == pytest.approx(offset ** 2 + sigma ** 2 / k, rel=0.03)
+    assert bias.pow(2).mean().item() == pytest.approx(offset**2 + sigma**2 / k, rel=0.03)
 
 
 def test_pixel_kurtosis_of_one_outlier_and_of_gaussian_noise():
@@ -119,7 +127,8 @@ def test_blend_fit_takes_the_rising_side_of_the_mse_curve():
 
 
 def test_realisation_seeds_are_new_and_distinct():
-    seeds = {realisation_seed(s, spp, k) for s in (200_000, 200_001, 299_999) for spp in (4, 16, 64)
-             for k in range(256)}
+    seeds = {
+        realisation_seed(s, spp, k) for s in (200_000, 200_001, 299_999) for spp in (4, 16, 64) for k in range(256)
+    }
     assert len(seeds) == 3 * 3 * 256
     assert min(seeds) > 300_000 * 16  # above every dataset render seed (scene_seed·16 + level)

@@ -1,4 +1,5 @@
 """bench/dssim_gap.py: the region split and the octave bands put error where it is."""
+
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def test_octave_energy_lands_in_the_right_band_and_sums_to_the_mse(pattern, band
     else:  # a constant offset: all of it in the coarsest
         err = torch.full((1, 1, 128, 128), 0.1)
     e = octave_energy(err)
-    assert len(e) == OCTAVES and e[band] == pytest.approx(float((err ** 2).mean()), rel=1e-5)
+    assert len(e) == OCTAVES and e[band] == pytest.approx(float((err**2).mean()), rel=1e-5)
     assert sum(e) == pytest.approx(e[band], rel=1e-5)
 
 

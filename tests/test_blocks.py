@@ -1,4 +1,5 @@
 """The inference shortcuts in nn/blocks.py must be the operations they replace, forward and backward."""
+
 import torch
 from torch import nn
 
@@ -63,6 +64,10 @@ def test_compose_equals_eq5_as_written_for_any_alpha():
     from neurecon.nn.multiscale import compose, down2, up2
 
     g = torch.Generator().manual_seed(3)
-    fine, coarse, alpha = torch.rand(2, 3, 8, 6, generator=g), torch.rand(2, 3, 4, 3, generator=g), torch.rand(2, 1, 8, 6, generator=g)
+    fine, coarse, alpha = (
+        torch.rand(2, 3, 8, 6, generator=g),
+        torch.rand(2, 3, 4, 3, generator=g),
+        torch.rand(2, 1, 8, 6, generator=g),
+    )
     eq5 = fine - alpha * up2(down2(fine)) + alpha * up2(coarse)  # o = i_f − α·U(D(i_f)) + α·U(i_c)
     torch.testing.assert_close(compose(fine, coarse, alpha), eq5)

@@ -21,8 +21,11 @@ def model_pt(tmp_path):
 
 @pytest.fixture
 def frame(rng):
-    return Buffers(color=rng.uniform(0, 3, (12, 16, 3)), albedo=rng.uniform(0, 1, (12, 16, 3)),
-                   normal=rng.uniform(-1, 1, (12, 16, 3)))
+    return Buffers(
+        color=rng.uniform(0, 3, (12, 16, 3)),
+        albedo=rng.uniform(0, 1, (12, 16, 3)),
+        normal=rng.uniform(-1, 1, (12, 16, 3)),
+    )
 
 
 def test_inspect_lists_buffers_and_flags_nan(tmp_path, frame, capsys):
@@ -47,8 +50,24 @@ def test_denoise_multilayer_and_separate_files_agree(tmp_path, frame, model_pt):
     assert main(["denoise", str(tmp_path / "f.exr"), "-o", str(tmp_path / "a.exr"), "--model", str(model_pt)]) == 0
     for n, p in (("color", "c.pfm"), ("albedo", "a.pfm"), ("normal", "n.pfm")):
         write_image(tmp_path / p, frame[n])
-    assert main(["denoise", "--hdr", str(tmp_path / "c.pfm"), "--alb", str(tmp_path / "a.pfm"),
-                 "--nrm", str(tmp_path / "n.pfm"), "-o", str(tmp_path / "b.pfm"), "--model", str(model_pt)]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                "--hdr",
+                str(tmp_path / "c.pfm"),
+                "--alb",
+                str(tmp_path / "a.pfm"),
+                "--nrm",
+                str(tmp_path / "n.pfm"),
+                "-o",
+                str(tmp_path / "b.pfm"),
+                "--model",
+                str(model_pt),
+            ]
+        )
+        == 0
+    )
     a, b = read_image(tmp_path / "a.exr"), read_image(tmp_path / "b.pfm")
     np.testing.assert_allclose(a, b, atol=1e-6)
     api = Denoiser.load(model_pt).denoise(frame["color"], albedo=frame["albedo"], normal=frame["normal"])
@@ -57,7 +76,10 @@ def test_denoise_multilayer_and_separate_files_agree(tmp_path, frame, model_pt):
 
 def test_denoise_missing_buffer_names_what_it_got(tmp_path, frame, model_pt, capsys):
     write_image(tmp_path / "c.exr", frame["color"])
-    assert main(["denoise", "--hdr", str(tmp_path / "c.exr"), "-o", str(tmp_path / "o.exr"), "--model", str(model_pt)]) == 2
+    assert (
+        main(["denoise", "--hdr", str(tmp_path / "c.exr"), "-o", str(tmp_path / "o.exr"), "--model", str(model_pt)])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "needs" in err and "got color" in err
 
@@ -99,7 +121,9 @@ def test_denoise_sequence_output_must_be_a_directory_without_name_clashes(tmp_pa
     assert main(["denoise", *args, "-o", str(tmp_path / "out")]) == 2
     assert "several inputs are named f.exr" in capsys.readouterr().err
     (tmp_path / "file.exr").write_bytes(b"")
-    assert main(["denoise", str(tmp_path / "a" / "f.exr"), str(tmp_path / "x.exr"), "-o", str(tmp_path / "file.exr")]) == 2
+    assert (
+        main(["denoise", str(tmp_path / "a" / "f.exr"), str(tmp_path / "x.exr"), "-o", str(tmp_path / "file.exr")]) == 2
+    )
     assert "need a directory" in capsys.readouterr().err
     # one frame into an existing directory keeps its name; never over its own input
     assert main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "b"), "--model", str(model_pt)]) == 0
@@ -112,17 +136,30 @@ def test_denoise_sequence_output_must_be_a_directory_without_name_clashes(tmp_pa
     write_image(tmp_path / "c.exr", frame["color"])
     write_image(tmp_path / "alb.exr", frame["albedo"])
     write_image(tmp_path / "nrm.exr", frame["normal"])
-    oidn = ["--hdr", str(tmp_path / "c.exr"), "--alb", str(tmp_path / "alb.exr"), "--nrm", str(tmp_path / "nrm.exr"),
-            "--model", str(model_pt)]
+    oidn = [
+        "--hdr",
+        str(tmp_path / "c.exr"),
+        "--alb",
+        str(tmp_path / "alb.exr"),
+        "--nrm",
+        str(tmp_path / "nrm.exr"),
+        "--model",
+        str(model_pt),
+    ]
     for target in ("c.exr", "alb.exr"):
         assert main(["denoise", *oidn, "-o", str(tmp_path / target)]) == 2
         assert "would overwrite the input" in capsys.readouterr().err
     assert main(["denoise", *oidn, "-o", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "c.exr").exists()
     # a directory is named by a trailing slash; a file name for a sequence is refused
-    assert main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "new") + "/", "--model", str(model_pt)]) == 0
+    assert (
+        main(["denoise", str(tmp_path / "a" / "f.exr"), "-o", str(tmp_path / "new") + "/", "--model", str(model_pt)])
+        == 0
+    )
     assert (tmp_path / "new" / "f.exr").exists()
-    assert main(["denoise", str(tmp_path / "a" / "f.exr"), str(tmp_path / "c.exr"), "-o", str(tmp_path / "out.exr")]) == 2
+    assert (
+        main(["denoise", str(tmp_path / "a" / "f.exr"), str(tmp_path / "c.exr"), "-o", str(tmp_path / "out.exr")]) == 2
+    )
     assert "need a directory for -o, not the file name" in capsys.readouterr().err
 
 

@@ -1,17 +1,18 @@
 """End to end: render → denoise with the shipped default (and OIDN) → report. The small one runs
 in CI; the README-sized one is marked slow."""
+
 import json
 
 import numpy as np
 import pytest
 
-from neurecon.io import read_image
-
-from neurecon.models import WEIGHTS_DIR, SHIPPED
 from neurecon.cli import main
+from neurecon.io import read_image
+from neurecon.models import SHIPPED, WEIGHTS_DIR
 
-needs_weights = pytest.mark.skipif(not (WEIGHTS_DIR / SHIPPED["default"].file).exists(),
-                                   reason="shipped default weights not trained yet")
+needs_weights = pytest.mark.skipif(
+    not (WEIGHTS_DIR / SHIPPED["default"].file).exists(), reason="shipped default weights not trained yet"
+)
 
 
 @needs_weights

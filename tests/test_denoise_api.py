@@ -22,7 +22,9 @@ def _img(rng, h=37, w=53):
 
 def test_tiled_equals_untiled(den, rng):
     c, a, n = _img(rng), _img(rng) / 2, _img(rng) - 1
-    x = {k: torch.from_numpy(v.transpose(2, 0, 1)[None].copy()) for k, v in (("color", c), ("albedo", a), ("normal", n))}
+    x = {
+        k: torch.from_numpy(v.transpose(2, 0, 1)[None].copy()) for k, v in (("color", c), ("albedo", a), ("normal", n))
+    }
     full = den.run_tiled(x, "oidn", tile=1000)
     tiled = den.run_tiled(x, "oidn", tile=16)
     assert (full - tiled).abs().max() < 1e-4

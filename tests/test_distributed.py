@@ -1,4 +1,5 @@
 """Two-rank DDP training over gloo, launched with torchrun as a user would."""
+
 import json
 import subprocess
 import sys
@@ -6,21 +7,41 @@ import sys
 import pytest
 import torch
 import yaml
-
 from conftest import tiny_config
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_two_rank_ddp_training_with_two_sources(tiny_dataset, tmp_path, precision):
-    cfg = tiny_config(tiny_dataset, tmp_path / "ddp", iterations=4, sources={"mitsuba": [
-        "color", "color_var", "albedo", "albedo_var", "normal", "normal_var"], "oidn": ["color", "albedo", "normal"]})
+    cfg = tiny_config(
+        tiny_dataset,
+        tmp_path / "ddp",
+        iterations=4,
+        sources={
+            "mitsuba": ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"],
+            "oidn": ["color", "albedo", "normal"],
+        },
+    )
     cfg["task"]["data"]["source"] = ["mitsuba", "oidn"]
     cfg["run"]["precision"] = precision
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-                        "-m", "neurecon", "train", str(path)], capture_output=True, text=True, timeout=300,
-                       env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29533",
+            "-m",
+            "neurecon",
+            "train",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     ck = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)
     assert ck["world"] == 2 and ck["step"] == 4

@@ -1,5 +1,6 @@
 """The λ explorer: a sweep from one cached session equals full denoises, the files hold what the
 page shows, the page's slider swaps the images, and bad input fails before anything is written."""
+
 import json
 import re
 import shutil
@@ -13,11 +14,11 @@ from neurecon import metrics
 from neurecon.buffers import Buffers
 from neurecon.cli import main
 from neurecon.infer.denoiser import Denoiser
-from neurecon.tasks.denoise.explore import explore, sweep
 from neurecon.io import read_image, write_buffers, write_image
 from neurecon.io.oidn_layout import find_frames
 from neurecon.models import SHIPPED, WEIGHTS_DIR
 from neurecon.nn.specialiser import LambdaUNet
+from neurecon.tasks.denoise.explore import explore, sweep
 
 FULL = ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"]
 
@@ -104,7 +105,8 @@ def test_the_slider_swaps_images_labels_and_the_metrics_row(lam_den, frame, tmp_
     assert srcs[:2] == ["step{i}.png", "step{i}_change.png"] and rows == ["0", "1", "2", "3"]
     n_labels = doc.count('class="lam"')
     assert n_labels == len(srcs)  # the slider's λ, and one under each live image but the change map
-    harness = f"""
+    harness = (
+        f"""
 const imgs = {json.dumps(srcs)}.map(s => ({{dataset: {{src: s}}, src: ""}}));
 const labels = Array.from({{length: {n_labels}}}, () => ({{textContent: ""}})), exrs = [{{textContent: ""}}];
 const rows = {json.dumps(rows)}.map(i => ({{dataset: {{i: i}}, className: ""}}));
@@ -112,11 +114,14 @@ let handler; const slider = {{value: "0", addEventListener: (e, f) => {{ handler
 const byQuery = {{"img[data-src]": imgs, ".lam": labels, ".exr": exrs, "tr[data-i]": rows}};
 global.document = {{getElementById: id => {{ if (id !== "lam") throw new Error(id); return slider; }},
   querySelectorAll: q => {{ if (!(q in byQuery)) throw new Error("unexpected selector " + q); return byQuery[q]; }}}};
-""" + script + """
+"""
+        + script
+        + """
 slider.value = "2"; handler();
 console.log(JSON.stringify([imgs.map(i => i.src), labels.map(l => String(l.textContent)),
                             exrs[0].textContent, rows.map(r => r.className)]));
 """
+    )
     out = json.loads(subprocess.run(["node", "-e", harness], capture_output=True, text=True, check=True).stdout)
     assert out[0] == [p.replace("{i}", "2") for p in srcs] and out[0][2] == "step2_crop0.png"
     assert out[1] == ["5"] * n_labels and "lambda_5.exr" in out[2] and out[3] == ["", "", "on", ""]
@@ -129,8 +134,24 @@ def test_cli_on_a_rendered_frame(tiny_dataset, tmp_path, capsys):
     write_buffers(tmp_path / "frame.exr", fs.read(4))
     write_image(tmp_path / "ref.exr", fs.read("ref")["color"])
     out = tmp_path / "lam"
-    assert main(["lambda", str(tmp_path / "frame.exr"), "--reference", str(tmp_path / "ref.exr"),
-                 "--out", str(out), "--lambdas", "1", "10", "--precision", "fp32"]) == 0
+    assert (
+        main(
+            [
+                "lambda",
+                str(tmp_path / "frame.exr"),
+                "--reference",
+                str(tmp_path / "ref.exr"),
+                "--out",
+                str(out),
+                "--lambdas",
+                "1",
+                "10",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     assert "faster" in capsys.readouterr().out
     rec = json.loads((out / "lambda.json").read_text())
     assert rec["model"] == "unet_high_lambda" and set(rec["metrics"]) == {"1", "10"}

@@ -1,12 +1,27 @@
 """File I/O: exact round trips, layout detection on real channel names, OIDN datasets, broken files."""
+
 import numpy as np
 import pytest
 
 from neurecon.buffers import BufferError, Buffers
 from neurecon.io import (
-    ExrError, PfmError, detect_layout, find_frames, read_buffers, read_exr_channels, read_image,
-    read_oidn_frame, read_pfm, srgb_decode, srgb_encode, tonemap_to_ldr, write_buffers,
-    write_exr_channels, write_image, write_oidn_frame, write_pfm,
+    ExrError,
+    PfmError,
+    detect_layout,
+    find_frames,
+    read_buffers,
+    read_exr_channels,
+    read_image,
+    read_oidn_frame,
+    read_pfm,
+    srgb_decode,
+    srgb_encode,
+    tonemap_to_ldr,
+    write_buffers,
+    write_exr_channels,
+    write_image,
+    write_oidn_frame,
+    write_pfm,
 )
 
 H, W = 16, 24  # non-square catches transposes
@@ -17,10 +32,18 @@ def rand(c, seed=0, lo=0.0, hi=4.0):
 
 
 def full_buffers(seed=0):
-    planes = {"color": rand(3, seed), "albedo": rand(3, seed + 1, 0, 1), "normal": rand(3, seed + 2, -1, 1),
-              "depth": rand(1, seed + 3), "position": rand(3, seed + 4, -5, 5), "motion": rand(2, seed + 5, -2, 2),
-              "color_var": rand(3, seed + 6, 0, 0.1), "albedo_var": rand(3, seed + 7, 0, 0.01),
-              "normal_var": rand(3, seed + 8, 0, 0.01), "depth_var": rand(1, seed + 9, 0, 0.1)}
+    planes = {
+        "color": rand(3, seed),
+        "albedo": rand(3, seed + 1, 0, 1),
+        "normal": rand(3, seed + 2, -1, 1),
+        "depth": rand(1, seed + 3),
+        "position": rand(3, seed + 4, -5, 5),
+        "motion": rand(2, seed + 5, -2, 2),
+        "color_var": rand(3, seed + 6, 0, 0.1),
+        "albedo_var": rand(3, seed + 7, 0, 0.01),
+        "normal_var": rand(3, seed + 8, 0, 0.01),
+        "depth_var": rand(1, seed + 9, 0, 0.1),
+    }
     planes["color"][0, 0] = [1e6, 1e-8, 0.0]  # HDR extremes survive float32 files
     return Buffers(planes)
 
@@ -68,7 +91,7 @@ def test_pfm_roundtrip_and_orientation(tmp_path):
     raw = (tmp_path / "c.pfm").read_bytes()
     assert raw.startswith(b"PF\n%d %d\n-1.0\n" % (W, H))
     # the file stores rows bottom-to-top, so the top row is the last one on disk
-    last_row = np.frombuffer(raw[-W * 3 * 4:], dtype="<f4")
+    last_row = np.frombuffer(raw[-W * 3 * 4 :], dtype="<f4")
     assert np.all(last_row == 7.0)
     back = read_pfm(tmp_path / "c.pfm")
     np.testing.assert_array_equal(back, img)
@@ -128,8 +151,22 @@ def test_buffers_roundtrip_mitsuba_names(tmp_path):
     b = full_buffers()
     write_buffers(tmp_path / "m.exr", b)
     names = set(read_exr_channels(tmp_path / "m.exr"))
-    assert {"R", "G", "B", "albedo.R", "nn.X", "nn.Z", "depth.Y", "pos.Y", "motion.X", "motion.Y",
-            "color_var.B", "albedo_var.R", "normal_var.Z", "depth_var.Y"} <= names
+    assert {
+        "R",
+        "G",
+        "B",
+        "albedo.R",
+        "nn.X",
+        "nn.Z",
+        "depth.Y",
+        "pos.Y",
+        "motion.X",
+        "motion.Y",
+        "color_var.B",
+        "albedo_var.R",
+        "normal_var.Z",
+        "depth_var.Y",
+    } <= names
     assert detect_layout(names) == "mitsuba"
     assert_same(read_buffers(tmp_path / "m.exr"), b)
 
@@ -137,9 +174,19 @@ def test_buffers_roundtrip_mitsuba_names(tmp_path):
 def test_mitsuba_aov_names(tmp_path):
     """Names as Mitsuba's aov integrator writes them (``albedo:albedo,nn:sh_normal,dd.y:depth``)."""
     c, a, n, d = rand(3), rand(3, 1, 0, 1), rand(3, 2, -1, 1), rand(1, 3)
-    ch = {"R": c[..., 0], "G": c[..., 1], "B": c[..., 2], "A": np.ones((H, W), np.float32),
-          "albedo.R": a[..., 0], "albedo.G": a[..., 1], "albedo.B": a[..., 2],
-          "nn.X": n[..., 0], "nn.Y": n[..., 1], "nn.Z": n[..., 2], "dd.T": d[..., 0]}
+    ch = {
+        "R": c[..., 0],
+        "G": c[..., 1],
+        "B": c[..., 2],
+        "A": np.ones((H, W), np.float32),
+        "albedo.R": a[..., 0],
+        "albedo.G": a[..., 1],
+        "albedo.B": a[..., 2],
+        "nn.X": n[..., 0],
+        "nn.Y": n[..., 1],
+        "nn.Z": n[..., 2],
+        "dd.T": d[..., 0],
+    }
     write_exr_channels(tmp_path / "aov.exr", ch)
     b = read_buffers(tmp_path / "aov.exr")
     assert_same(b, Buffers(color=c, albedo=a, normal=n, depth=d))
@@ -160,8 +207,7 @@ def test_cycles_names(tmp_path):
     ch["RenderLayer.Depth.Z"] = d[..., 0]
     write_exr_channels(tmp_path / "cy.exr", ch)
     assert detect_layout(ch) == "cycles"
-    assert_same(read_buffers(tmp_path / "cy.exr"),
-                Buffers(color=c, albedo=a, normal=n, depth=d, motion=v[..., :2]))
+    assert_same(read_buffers(tmp_path / "cy.exr"), Buffers(color=c, albedo=a, normal=n, depth=d, motion=v[..., :2]))
     # with Cycles denoising on, Combined is the denoised image: the noisy one is read instead
     for i, comp in enumerate("RGB"):
         ch[f"RenderLayer.Noisy Image.{comp}"] = noisy[..., i]

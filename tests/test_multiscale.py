@@ -25,7 +25,7 @@ def test_pyramid_of_constant_is_constant_and_variance_scales():
     assert [t["color"].shape[-1] for t in p] == [16, 8, 4]
     for lvl, t in enumerate(p):
         torch.testing.assert_close(t["color"], torch.full_like(t["color"], 0.7))
-        torch.testing.assert_close(t["color_var"], torch.full_like(t["color_var"], 0.2 / 4 ** lvl))
+        torch.testing.assert_close(t["color_var"], torch.full_like(t["color_var"], 0.2 / 4**lvl))
 
 
 def test_tensor_pyramid_matches_buffers_downsampling(rng):
@@ -39,8 +39,11 @@ def test_tensor_pyramid_matches_buffers_downsampling(rng):
 def test_multiscale_runs_on_odd_sizes_and_keeps_constant_images():
     full = ["color", "albedo", "normal"]
     m = MultiScale(KPCN(width=8, blocks=1, kernel=3, sources={"oidn": full}), levels=3)
-    x = {"color": torch.full((1, 3, 13, 19), 0.5), "albedo": torch.full((1, 3, 13, 19), 0.3),
-         "normal": torch.zeros(1, 3, 13, 19)}
+    x = {
+        "color": torch.full((1, 3, 13, 19), 0.5),
+        "albedo": torch.full((1, 3, 13, 19), 0.3),
+        "normal": torch.zeros(1, 3, 13, 19),
+    }
     out = m(x)
     assert out.shape == (1, 3, 13, 19)
     torch.testing.assert_close(out, x["color"])  # normalised kernels + Eq. 5 preserve a constant

@@ -1,5 +1,6 @@
 """Packed training sets (neurecon/data/packed.py): what a pack maps equals what the EXRs hold,
 stale or broken packs are rebuilt, ranks packing at once agree, and the RAM check counts a pack once."""
+
 import multiprocessing as mp
 import os
 import shutil
@@ -49,7 +50,7 @@ def test_a_bf16_pack_rounds_the_inputs_only_and_batches_come_out_float32(dataset
         for p, t in f.inputs.items():
             assert t.dtype == torch.bfloat16
             exact = loaded[k].inputs[p]
-            torch.testing.assert_close(t.float(), exact, rtol=2 ** -8, atol=1e-30)  # round to nearest: ≤ half an ulp
+            torch.testing.assert_close(t.float(), exact, rtol=2**-8, atol=1e-30)  # round to nearest: ≤ half an ulp
             assert not torch.equal(t.float(), exact)  # it did round
         assert f.reference.dtype == torch.float32 and torch.equal(f.reference, loaded[k].reference)
     batch = data.PatchSampler(list(packed.values()), patch=16, batch=2, seed=0).sample()
@@ -70,12 +71,15 @@ def test_stale_and_truncated_packs_are_rebuilt(dataset):
     src = find_frames(dataset)[name].files[4]["color"]
 
     write_image(src, read_array(src) * 2)
-    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10 ** 9))
+    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))
     rebuilt = _by_key(data.load_frames(dataset, [4], BUFFERS, pack="fp32"))[(name, 4)].inputs["color"].clone()
     torch.testing.assert_close(rebuilt, 2 * first)
     # a pack cut short (a crash mid-copy, a full disk): rebuilt, not mapped past its end
-    (bin_,) = [p for p in out.glob(f"{name}.fp32.*.bin") if p.stat().st_mtime_ns == max(
-        q.stat().st_mtime_ns for q in out.glob(f"{name}.fp32.*.bin"))]  # the newest: the rebuilt one
+    (bin_,) = [
+        p
+        for p in out.glob(f"{name}.fp32.*.bin")
+        if p.stat().st_mtime_ns == max(q.stat().st_mtime_ns for q in out.glob(f"{name}.fp32.*.bin"))
+    ]  # the newest: the rebuilt one
     with open(bin_, "r+b") as f:
         f.truncate(bin_.stat().st_size // 2)
     again = _by_key(data.load_frames(dataset, [4], BUFFERS, pack="fp32"))
@@ -113,7 +117,7 @@ def test_two_processes_packing_at_once_leave_valid_packs(dataset):
     assert [p.exitcode for p in procs] == [0, 0]
     loaded = _by_key(data.load_frames(dataset, [4], BUFFERS))
     for k, f in _by_key(data.load_frames(dataset, [4], BUFFERS, pack="bf16")).items():
-        torch.testing.assert_close(f.inputs["color"].float(), loaded[k].inputs["color"], rtol=2 ** -8, atol=1e-30)
+        torch.testing.assert_close(f.inputs["color"].float(), loaded[k].inputs["color"], rtol=2**-8, atol=1e-30)
     assert not list(pack_dir(dataset).glob(".*.tmp"))  # no leftovers of the atomic writes
 
 
@@ -137,6 +141,7 @@ def test_a_config_trains_from_packed_frames_like_from_loaded_ones(tiny_dataset, 
     """`task.data.pack: fp32` maps exactly the loaded values, so the same seeds give the same
     training run; `bf16` trains too, on its rounded inputs."""
     from conftest import tiny_config
+
     from neurecon.train.run import train_from_config
 
     shutil.copytree(tiny_dataset, tmp_path / "ds")

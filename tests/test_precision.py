@@ -1,5 +1,6 @@
 """bf16 inference: only the conv trunk is bf16; kernels, their application and the compositor
 stay fp32, so outputs stay close to fp32 ones."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,9 +18,14 @@ def test_auto_follows_the_cpu_and_bad_names_are_refused():
 
 
 def _inputs(g, size=24):
-    return {"color": torch.rand(1, 3, size, size, generator=g) * 4, "color_var": torch.rand(1, 3, size, size, generator=g),
-            "albedo": torch.rand(1, 3, size, size, generator=g), "albedo_var": torch.rand(1, 3, size, size, generator=g) / 10,
-            "normal": torch.rand(1, 3, size, size, generator=g) * 2 - 1, "normal_var": torch.rand(1, 3, size, size, generator=g) / 10}
+    return {
+        "color": torch.rand(1, 3, size, size, generator=g) * 4,
+        "color_var": torch.rand(1, 3, size, size, generator=g),
+        "albedo": torch.rand(1, 3, size, size, generator=g),
+        "albedo_var": torch.rand(1, 3, size, size, generator=g) / 10,
+        "normal": torch.rand(1, 3, size, size, generator=g) * 2 - 1,
+        "normal_var": torch.rand(1, 3, size, size, generator=g) / 10,
+    }
 
 
 def test_bf16_trunk_keeps_kernels_fp32_and_normalised():

@@ -1,5 +1,6 @@
 """Every shipped denoiser loads by name, runs on a frame whose size is not a multiple of the
 U-Net stride, and improves a real 4-spp render."""
+
 import pytest
 
 from neurecon import metrics

@@ -1,4 +1,5 @@
 """Statistical checks of the Mitsuba renderer on tiny real renders (Cornell box, 16–24 px)."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """Super-resolution: MATLAB imresize against its definition, Y-channel metrics, the ECO schedule and
 spatially consistent pairs, generator output sizes, exact tiling, the sr task on the Trainer."""
+
 import math
 from argparse import Namespace
 
@@ -66,8 +67,9 @@ def test_imresize_matches_definition(n, scale, antialias):
 
 
 def test_output_sizes():
-    assert [output_length(n, s) for n, s in [(7, 0.5), (5, 1 / 3), (10, 0.75), (300, 1 / 3), (7, 2), (5, 1.5), (9, 0.25)]] \
-        == [4, 2, 8, 100, 14, 8, 3]
+    assert [
+        output_length(n, s) for n, s in [(7, 0.5), (5, 1 / 3), (10, 0.75), (300, 1 / 3), (7, 2), (5, 1.5), (9, 0.25)]
+    ] == [4, 2, 8, 100, 14, 8, 3]
     img = np.random.default_rng(0).random((7, 10, 3)).astype(np.float32)
     assert imresize(img, 0.5).shape == (4, 5, 3)
     assert imresize(img, 1 / 3).shape == (3, 4, 3)
@@ -186,15 +188,19 @@ def test_per_sample_choice_and_aligned_crops():
 def test_sr_output_size_odd_inputs(arch, scale):
     from neurecon.models import build_model
 
-    kw = {"n_feats": 8, "n_blocks": 1} if arch == "edsr" else {"n_feats": 8, "n_groups": 1, "n_blocks": 1, "reduction": 4}
+    kw = (
+        {"n_feats": 8, "n_blocks": 1}
+        if arch == "edsr"
+        else {"n_feats": 8, "n_groups": 1, "n_blocks": 1, "reduction": 4}
+    )
     m = build_model({"arch": arch, "scale": scale, **kw})
     with torch.no_grad():
         assert m(torch.rand(1, 3, 7, 5)).shape == (1, 3, 7 * scale, 5 * scale)
 
 
 def test_tiled_equals_untiled():
-    from neurecon.models import build_model
     from neurecon.infer.upscale import upscale_tensor
+    from neurecon.models import build_model
 
     torch.manual_seed(0)
     m = build_model({"arch": "edsr", "scale": 2, "n_feats": 8, "n_blocks": 2}).eval()
@@ -225,14 +231,28 @@ def _write_images(folder, n=2, size=(40, 36)):
 
 def _cfg(tmp_path, out, recipe="vanilla", iterations=4, teacher=None, **run):
     folder = tmp_path / "hr"
-    task = {"name": "sr", "recipe": recipe, "scale": 2,
-            "data": {"train": str(folder), "valid": str(folder), "patch": 8, "batch": 2},
-            "model": {"arch": "edsr", "n_feats": 8, "n_blocks": 1}}
+    task = {
+        "name": "sr",
+        "recipe": recipe,
+        "scale": 2,
+        "data": {"train": str(folder), "valid": str(folder), "patch": 8, "batch": 2},
+        "model": {"arch": "edsr", "n_feats": 8, "n_blocks": 1},
+    }
     if teacher:
         task["teacher"] = {"model": str(teacher), "cache": str(tmp_path / "cache")}
-    return {"task": task, "optim": {"lr": 1e-3, "schedule": "constant"},
-            "run": {"out": str(tmp_path / out), "iterations": iterations, "val_every": 100, "ckpt_every": 100,
-                    "log_every": 1, "threads": 1, **run}}
+    return {
+        "task": task,
+        "optim": {"lr": 1e-3, "schedule": "constant"},
+        "run": {
+            "out": str(tmp_path / out),
+            "iterations": iterations,
+            "val_every": 100,
+            "ckpt_every": 100,
+            "log_every": 1,
+            "threads": 1,
+            **run,
+        },
+    }
 
 
 def test_sr_task_trains_and_resumes_exactly(tmp_path):
@@ -271,8 +291,9 @@ def test_kd_and_eco_recipes_use_a_cached_frozen_teacher(tmp_path):
     torch.manual_seed(1)
     t = build_model({"arch": "edsr", "scale": 2, "n_feats": 8, "n_blocks": 1})
     torch.save({"spec": t.spec(), "model": t.state_dict()}, tmp_path / "teacher.pt")
-    tr = train_from_config(_cfg(tmp_path, "eco", "eco", iterations=4, teacher=tmp_path / "teacher.pt"),
-                           resume=False, progress=False)
+    tr = train_from_config(
+        _cfg(tmp_path, "eco", "eco", iterations=4, teacher=tmp_path / "teacher.pt"), resume=False, progress=False
+    )
     a_logged = [h["eco_a"] for h in tr.history if "eco_a" in h]
     assert a_logged[0] == 1.0 and a_logged[-1] < 1.0  # t = 0 … 3/4
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 1  # teacher outputs cached once
@@ -293,8 +314,8 @@ def test_kd_and_eco_recipes_use_a_cached_frozen_teacher(tmp_path):
 def test_upscale_cli_tiling_and_errors(tmp_path):
     from PIL import Image
 
-    from neurecon.models import build_model
     from neurecon.cli.upscale import run as upscale_cli
+    from neurecon.models import build_model
 
     torch.manual_seed(0)
     m = build_model({"arch": "edsr", "scale": 2, "n_feats": 8, "n_blocks": 1})

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from neurecon.train.config import load_config
 from neurecon.train.run import train_from_config
 
@@ -101,11 +101,13 @@ def test_config_errors_are_clear(tmp_path):
 def test_a_config_base_is_merged_under_the_child(tmp_path):
     (tmp_path / "stage1.yaml").write_text(
         "task: {name: denoise, init: null, model: {arch: unet, widths: [4, 6, 8, 8], kernel: 5}}\n"
-        "optim: {lr: 2.0e-4, warmup: 200}\nrun: {out: runs/s1, iterations: 100}\n")
+        "optim: {lr: 2.0e-4, warmup: 200}\nrun: {out: runs/s1, iterations: 100}\n"
+    )
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages" / "stage2.yaml").write_text(
         "base: ../stage1.yaml\ntask: {init: runs/s1/best.pt, model: {albedo_ratio: true}}\n"
-        "optim: {lr: 1.0e-4}\nrun: {out: runs/s2}\n")
+        "optim: {lr: 1.0e-4}\nrun: {out: runs/s2}\n"
+    )
     cfg = load_config(tmp_path / "stages" / "stage2.yaml", ["run.iterations=7"])
     assert cfg.task["model"] == {"arch": "unet", "widths": [4, 6, 8, 8], "kernel": 5, "albedo_ratio": True}
     assert cfg.task["init"] == "runs/s1/best.pt" and cfg.task["name"] == "denoise"
@@ -139,17 +141,23 @@ def test_shipped_stage_configs_resolve_their_bases():
 
 
 def test_lambda_specialiser_trains_on_a_frozen_backbone(tiny_dataset, tmp_path):
-    base = train_from_config(tiny_config(tiny_dataset, tmp_path / "base", iterations=3), progress=False)
+    train_from_config(tiny_config(tiny_dataset, tmp_path / "base", iterations=3), progress=False)
     cfg = tiny_config(tiny_dataset, tmp_path / "lam", iterations=3)
-    cfg["task"] = {"name": "denoise_lambda", "backbone": str(tmp_path / "base" / "best.pt"), "blocks": 1,
-                   "data": cfg["task"]["data"]}
+    cfg["task"] = {
+        "name": "denoise_lambda",
+        "backbone": str(tmp_path / "base" / "best.pt"),
+        "blocks": 1,
+        "data": cfg["task"]["data"],
+    }
     tr = train_from_config(cfg, progress=False)
     before = {k: v for k, v in torch.load(tmp_path / "base" / "best.pt", weights_only=False)["model"].items()}
     after = tr.model.backbone.state_dict()
     for k, v in before.items():
         torch.testing.assert_close(after[k], v, msg=k)  # frozen
     trainable = [n for n, p in tr.model.named_parameters() if p.requires_grad]
-    assert trainable and all(n.startswith("specialiser") for n in trainable)  # gated: the predictor stays the backbone's
+    assert trainable and all(
+        n.startswith("specialiser") for n in trainable
+    )  # gated: the predictor stays the backbone's
     val = [json.loads(l) for l in (tmp_path / "lam" / "metrics.jsonl").read_text().splitlines() if "val_loss" in l][-1]
     assert val["val_loss_lambda10"] > val["val_loss_lambda1"]  # a stricter loss scores higher
 
@@ -166,7 +174,9 @@ def test_init_fine_tunes_a_trained_model_and_rejects_another_architecture(tiny_d
     demod["task"]["init"] = str(tmp_path / "base" / "best.pt")  # same parameters, new spec: fine-tunes
     tr = train_from_config(demod, overrides=["optim.lr=0.0"], progress=False)
     assert tr.model.config.demodulate
-    torch.testing.assert_close(tr.model.state_dict()["predictor.logits.weight"], base["predictor.logits.weight"].float())
+    torch.testing.assert_close(
+        tr.model.state_dict()["predictor.logits.weight"], base["predictor.logits.weight"].float()
+    )
     other = tiny_config(tiny_dataset, tmp_path / "bad", iterations=1, width=4)
     other["task"]["init"] = str(tmp_path / "base" / "best.pt")
     with pytest.raises(ValueError, match="task.init"):
@@ -196,10 +206,12 @@ def test_rescore_replaces_a_shipped_cards_benchmark_rows(tmp_path):
 
     pt = tmp_path / SHIPPED["fast"].file
     torch.save({"spec": {}, "model": {}, "card": {"scores": {"old": 1}}}, pt)
-    pt.with_suffix(".md").write_text("# fast\n\n## Benchmark scores\n\n```json\n{\"old\": 1}\n```\n\n## Config\n\nx\n")
+    pt.with_suffix(".md").write_text('# fast\n\n## Benchmark scores\n\n```json\n{"old": 1}\n```\n\n## Config\n\nx\n')
     row = {"method": "neurecon:fast", "spp": 4, "relmse": 0.5}
-    bench = {"summary": {"neurecon:fast@4": row, "neurecon:high@4": {**row, "method": "neurecon:high"}},
-             "ratios_vs_oidn": {"neurecon:fast@4": {"relmse": 1.5}, "neurecon:high@4": {"relmse": 1.1}}}
+    bench = {
+        "summary": {"neurecon:fast@4": row, "neurecon:high@4": {**row, "method": "neurecon:high"}},
+        "ratios_vs_oidn": {"neurecon:fast@4": {"relmse": 1.5}, "neurecon:high@4": {"relmse": 1.1}},
+    }
     rescore(pt, bench)
     card = torch.load(pt, weights_only=False)["card"]
     assert list(card["scores"]["summary"]) == ["neurecon:fast@4"] and "old" not in card["scores"]
@@ -218,8 +230,11 @@ def test_rescore_keeps_the_lambda_benches_that_ran_this_model(tmp_path):
     pt.with_suffix(".md").write_text("# lambda\n\n## Config\n\nx\n")
     cell = {"noise_flat": 1e-4, "detail_kept": 0.712345, "p999": 0.15, "blend_p999": 0.14, "mse": 3e-4}
     study = {"model": "lambda", "summary": {"4": {"2.0": cell}}, "checks": {"4": {}}, "speed": {"x": 1.7}}
-    noise = {"model": "runs/other/best.pt", "verdict": {"fig18_claim_holds": False},
-             "summary": {"4": {"2.0": {"kurtosis": 3.0, "blend_kurtosis": 4.5}}}}
+    noise = {
+        "model": "runs/other/best.pt",
+        "verdict": {"fig18_claim_holds": False},
+        "summary": {"4": {"2.0": {"kurtosis": 3.0, "blend_kurtosis": 4.5}}},
+    }
     denoise = {"summary": {}, "ratios_vs_oidn": {"neurecon:high@4": {"relmse": 0.8}}}
     rescore(pt, study, noise, denoise)
     scores = torch.load(pt, weights_only=False)["card"]["scores"]
@@ -232,8 +247,11 @@ def test_rescore_keeps_the_lambda_benches_that_ran_this_model(tmp_path):
     # a bench that recorded the weights it ran counts only for those weights
     from neurecon.models import weights_digest
 
-    rescore(pt, {**study, "weights_digest": "0123456789abcdef"}, {**noise, "model": "lambda",
-                                                                  "weights_digest": weights_digest({})})
+    rescore(
+        pt,
+        {**study, "weights_digest": "0123456789abcdef"},
+        {**noise, "model": "lambda", "weights_digest": weights_digest({})},
+    )
     assert list(torch.load(pt, weights_only=False)["card"]["scores"]) == ["asymmetric_noise"]
 
 
@@ -243,7 +261,9 @@ def test_turning_the_weight_average_on_mid_run_starts_it_from_the_weights_and_re
     cfg["run"]["iterations"], cfg["optim"] = 4, {**cfg["optim"], "ema": 0.5}
     resumed = train_from_config(cfg, progress=False)
     assert "optim.ema changed" in capsys.readouterr().out
-    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["step"] == 4  # rescored, not compared with raw weights
+    assert (
+        torch.load(tmp_path / "run" / "best.pt", weights_only=False)["step"] == 4
+    )  # rescored, not compared with raw weights
     w3 = plain.model.state_dict()
     for k, v in resumed.ema.model.state_dict().items():  # one update from the step-3 weights
         torch.testing.assert_close(v, 0.5 * w3[k] + 0.5 * resumed.model.state_dict()[k], msg=k)
@@ -274,6 +294,6 @@ def test_weights_digest_follows_the_values_not_the_file():
     state = {"conv.weight": torch.arange(6.0).view(2, 3).half(), "conv.bias": torch.zeros(2).half()}
     same = {k: v.clone() for k, v in reversed(list(state.items()))}
     assert weights_digest(state) == weights_digest(same)
-    changed = {**state, "conv.bias": torch.tensor([0.0, 2 ** -14]).half()}
+    changed = {**state, "conv.bias": torch.tensor([0.0, 2**-14]).half()}
     assert weights_digest(changed) != weights_digest(state)
     assert weights_digest({k: v.float() for k, v in state.items()}) != weights_digest(state)  # dtype counts

@@ -10,8 +10,11 @@ OIDN = ["color", "albedo", "normal"]
 
 def _x(h, w, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {"color": torch.rand(1, 3, h, w, generator=g) * 2, "albedo": torch.rand(1, 3, h, w, generator=g),
-            "normal": torch.rand(1, 3, h, w, generator=g) * 2 - 1}
+    return {
+        "color": torch.rand(1, 3, h, w, generator=g) * 2,
+        "albedo": torch.rand(1, 3, h, w, generator=g),
+        "normal": torch.rand(1, 3, h, w, generator=g) * 2 - 1,
+    }
 
 
 def test_runs_on_sizes_that_are_not_multiples_of_the_stride():

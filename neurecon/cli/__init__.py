@@ -5,6 +5,7 @@ This package is the only place that sees argparse. Each verb imports its machine
 Every expected failure (bad input, a missing file, an unsuitable model) is one line on stderr and
 exit status 2; `--debug` shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,11 @@ VERBS = [render, inspect, train, denoise, lambda_, demo, export, upscale]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="neurecon", description="Neural image reconstruction: denoise Monte Carlo "
-                                "renders, super-resolve images, train and benchmark the models.")
+    p = argparse.ArgumentParser(
+        prog="neurecon",
+        description="Neural image reconstruction: denoise Monte Carlo "
+        "renders, super-resolve images, train and benchmark the models.",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = p.add_subparsers(dest="command", required=True)
     for verb in VERBS:

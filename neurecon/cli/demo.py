@@ -1,4 +1,5 @@
 """`neurecon demo`: render a scene, denoise it with the default model and OIDN, write a report."""
+
 from __future__ import annotations
 
 

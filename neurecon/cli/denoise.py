@@ -1,4 +1,5 @@
 """`neurecon denoise`: one frame or a sequence, multi-layer EXR or OIDN-style separate files."""
+
 from __future__ import annotations
 
 import os
@@ -14,13 +15,21 @@ def add_parser(sub) -> None:
     d = sub.add_parser("denoise", help="denoise renders (multi-layer EXRs or OIDN-style separate files)")
     add_frame_args(d, many=True)
     d.add_argument("-o", "--output", required=True, help="output image, or a directory for a sequence")
-    d.add_argument("--model", default=None,
-                   help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
-                        "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
-                        "quality at ≥ OIDN's speed")
+    d.add_argument(
+        "--model",
+        default=None,
+        help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
+        "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
+        "quality at ≥ OIDN's speed",
+    )
     add_run_args(d)
-    d.add_argument("--lambda", dest="lam", type=float, default=None,
-                   help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model")
+    d.add_argument(
+        "--lambda",
+        dest="lam",
+        type=float,
+        default=None,
+        help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model",
+    )
     d.add_argument("--lambda-map", help="spatially varying λ as an image (EXR/PFM/PNG; its mean over channels)")
     d.set_defaults(func=run)
 
@@ -38,8 +47,9 @@ def output_paths(names: list[str], output: str, protected: list[str | None] = ()
     if len(names) > 1 and out.suffix.lower() in IMAGE_TYPES:
         raise ValueError(f"{len(names)} frames need a directory for -o, not the file name {out}")
     if not as_dir and out.suffix.lower() not in IMAGE_TYPES:
-        raise ValueError(f"{out}: unsupported image type '{out.suffix}' ({', '.join(IMAGE_TYPES)}), "
-                         f"or end it with / for a directory")
+        raise ValueError(
+            f"{out}: unsupported image type '{out.suffix}' ({', '.join(IMAGE_TYPES)}), or end it with / for a directory"
+        )
     base = [Path(n).name for n in names]
     dup = sorted({n for n in base if base.count(n) > 1})
     if as_dir and dup:
@@ -70,8 +80,7 @@ def run(a) -> int:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
     targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
     lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
-    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem,
-                        precision=a.precision)
+    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem, precision=a.precision)
     if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
         den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
     single, failed, seconds = len(frames) == 1, [], []
@@ -90,12 +99,16 @@ def run(a) -> int:
     if single:
         rep = den.last_sanitize_report
         h, w = buf.shape
-        print(f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
-              + ("" if not rep.total else f" (sanitised input: {rep})"))
+        print(
+            f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
+            + ("" if not rep.total else f" (sanitised input: {rep})")
+        )
         return 0
     done = len(seconds)
-    print(f"denoised {done} of {len(frames)} frames into {a.output} ({den.precision}"
-          + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")"))
+    print(
+        f"denoised {done} of {len(frames)} frames into {a.output} ({den.precision}"
+        + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")")
+    )
     if failed:
         print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
 """`neurecon export RUN OUT.pt`: ship a run's best weights (fp16) with a model card; or refresh a
 shipped card's benchmark rows from benchmark JSONs."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,18 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     e = sub.add_parser("export", help="ship a training run's best weights (fp16) with a model card")
-    e.add_argument("run", help="training output directory (has best.pt, metrics.jsonl), or a shipped .pt whose "
-                               "card's benchmark rows --scores refreshes")
+    e.add_argument(
+        "run",
+        help="training output directory (has best.pt, metrics.jsonl), or a shipped .pt whose "
+        "card's benchmark rows --scores refreshes",
+    )
     e.add_argument("out", nargs="?", help="destination .pt (a .md card is written beside it)")
-    e.add_argument("--scores", nargs="+", help="benchmark JSONs (bench/denoise.py, bench/asymmetric.py, "
-                                               "bench/asymmetric_noise.py) whose results for this model go into the card")
+    e.add_argument(
+        "--scores",
+        nargs="+",
+        help="benchmark JSONs (bench/denoise.py, bench/asymmetric.py, "
+        "bench/asymmetric_noise.py) whose results for this model go into the card",
+    )
     e.set_defaults(func=run)
 
 

@@ -1,4 +1,5 @@
 """`neurecon inspect FILE…`: buffers, resolution, value ranges and NaN/Inf counts of image files."""
+
 from __future__ import annotations
 
 import json
@@ -37,12 +38,18 @@ def inspect_paths(paths: list[str], as_json: bool = False, out=None) -> int:
         status = max(status, 1 if bad else 0)
         if as_json:
             continue
-        print(f"{info['file']}: {info['width']}×{info['height']}"
-              + (f", layout {info['layout']}, {len(info['channels'])} channels" if "channels" in info else ""), file=out)
+        print(
+            f"{info['file']}: {info['width']}×{info['height']}"
+            + (f", layout {info['layout']}, {len(info['channels'])} channels" if "channels" in info else ""),
+            file=out,
+        )
         print(f"  {'buffer':<12}{'ch':>3}{'min':>12}{'max':>12}{'mean':>12}{'NaN':>8}{'Inf':>8}", file=out)
         for name, s in info["buffers"].items():
-            print(f"  {name:<12}{s['channels']:>3}{s['min']:>12.4g}{s['max']:>12.4g}{s['mean']:>12.4g}"
-                  f"{s['nan']:>8}{s['inf']:>8}", file=out)
+            print(
+                f"  {name:<12}{s['channels']:>3}{s['min']:>12.4g}{s['max']:>12.4g}{s['mean']:>12.4g}"
+                f"{s['nan']:>8}{s['inf']:>8}",
+                file=out,
+            )
     if as_json:
         json.dump(results if len(results) != 1 else results[0], out, indent=1)
         print(file=out)

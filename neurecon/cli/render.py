@@ -1,4 +1,5 @@
 """`neurecon render`: a procedural Mitsuba dataset in OIDN's layout."""
+
 from __future__ import annotations
 
 
@@ -22,8 +23,18 @@ def run(a) -> int:
     from ..render.dataset import RenderJob, parse_shard
     from ..render.dataset import run as run_job
 
-    job = RenderJob(out=a.out, split=a.split, scenes=a.scenes, size=a.size, spp=a.spp, ref_spp=a.ref_spp,
-                    seed=a.seed, sampler=a.sampler, shard=parse_shard(a.shard), overwrite=a.overwrite)
+    job = RenderJob(
+        out=a.out,
+        split=a.split,
+        scenes=a.scenes,
+        size=a.size,
+        spp=a.spp,
+        ref_spp=a.ref_spp,
+        seed=a.seed,
+        sampler=a.sampler,
+        shard=parse_shard(a.shard),
+        overwrite=a.overwrite,
+    )
     meta = run_job(job, progress=not a.quiet)
     print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['variant']}")
     return 0

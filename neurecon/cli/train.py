@@ -1,4 +1,5 @@
 """`neurecon train CONFIG.yaml`: train the model a recipe describes (resumes by default)."""
+
 from __future__ import annotations
 
 

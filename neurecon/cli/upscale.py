@@ -6,6 +6,7 @@ RGB and written back as grey; an alpha channel is upscaled with the MATLAB bicub
 are processed in overlapping tiles of ``--tile`` LR pixels (0 = whole image) that reproduce the
 untiled output.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,6 +56,8 @@ def run(args) -> int:
     out, a = upscale_image(model, rgb, alpha, args.tile)
     write_srgb8(args.output, out, a, grey)
     h, w = rgb.shape[:2]
-    print(f"upscaled {args.input} ({w}×{h}) ×{args.scale} with {name} → {args.output} "
-          f"({out.shape[1]}×{out.shape[0]}) in {time.perf_counter() - t0:.2f} s")
+    print(
+        f"upscaled {args.input} ({w}×{h}) ×{args.scale} with {name} → {args.output} "
+        f"({out.shape[1]}×{out.shape[0]}) in {time.perf_counter() - t0:.2f} s"
+    )
     return 0

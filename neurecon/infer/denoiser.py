@@ -9,11 +9,10 @@ Inputs are sanitised (NaN/Inf → 0, negative radiance → 0; see `Buffers.sanit
 counts are kept in `last_sanitize_report`. Frames larger than the memory budget are denoised in
 tiles that overlap by the receptive radius, so tiled and untiled results agree to float rounding.
 """
+
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -30,14 +29,21 @@ def _bytes_per_pixel(model) -> int:
     """Peak activation memory of one inference pixel (float32): kernel logits + weights
     (2·k²), a handful of feature maps, inputs and output."""
     c = model.config
-    k2 = c.kernel ** 2 if c.head == "kernel" else 0
+    k2 = c.kernel**2 if c.head == "kernel" else 0
     width = getattr(c, "width", None) or 2 * c.widths[0] + c.widths[1]
     return 4 * (2 * k2 + 6 * width + 40)
 
 
 class Denoiser:
-    def __init__(self, model, checkpoint: dict | None = None, maxmem_mb: int = 2048, threads: int | None = None,
-                 channels_last: bool = True, precision: str = "auto"):
+    def __init__(
+        self,
+        model,
+        checkpoint: dict | None = None,
+        maxmem_mb: int = 2048,
+        threads: int | None = None,
+        channels_last: bool = True,
+        precision: str = "auto",
+    ):
         # channels-last lets oneDNN skip its layout reorders around every conv (bench/inference.py)
         self.model = model.eval().to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         # 'auto': the conv trunk in bf16 where the CPU has native bf16 (nn/precision.py), else fp32
@@ -50,7 +56,7 @@ class Denoiser:
             torch.set_num_threads(threads)
 
     @classmethod
-    def load(cls, name_or_path: str | Path | None = None, **kw) -> "Denoiser":
+    def load(cls, name_or_path: str | Path | None = None, **kw) -> Denoiser:
         model, ck = load_model(name_or_path)
         return cls(model, ck, **kw)
 
@@ -68,8 +74,9 @@ class Denoiser:
     def has_lambda(self) -> bool:
         return hasattr(self.model, "tail")
 
-    def denoise(self, color, albedo=None, normal=None, variance=None, source: str | None = None,
-                lam=None) -> np.ndarray:
+    def denoise(
+        self, color, albedo=None, normal=None, variance=None, source: str | None = None, lam=None
+    ) -> np.ndarray:
         """Denoise H×W×3 float32 linear HDR colour; auxiliary buffers are H×W×3 too.
         `lam` (λ ≥ 1, float or H×W map) trades bias for variance on models trained for it."""
         buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
@@ -80,8 +87,11 @@ class Denoiser:
         buf = buf.copy()
         self.last_sanitize_report = buf.sanitize()
         source = source or self.pick_source(buf.names())
-        needed = sorted(set(self.model.config.sources[source]) | {"color"}
-                        | ({"albedo"} if self.model.config.uses_albedo else set()))
+        needed = sorted(
+            set(self.model.config.sources[source])
+            | {"color"}
+            | ({"albedo"} if self.model.config.uses_albedo else set())
+        )
         buf.require(needed)
         return {n: buf.to_tensor([n]) for n in needed}, source
 
@@ -95,8 +105,10 @@ class Denoiser:
         if arr.ndim == 0:
             arr = np.full(shape, float(arr), np.float32)
         if arr.shape != tuple(shape):
-            raise ValueError(f"λ map is {arr.shape[1] if arr.ndim > 1 else '?'}×{arr.shape[0]} "
-                             f"but the frame is {shape[1]}×{shape[0]}")
+            raise ValueError(
+                f"λ map is {arr.shape[1] if arr.ndim > 1 else '?'}×{arr.shape[0]} "
+                f"but the frame is {shape[1]}×{shape[0]}"
+            )
         if not np.isfinite(arr).all() or arr.min() < 1:
             raise ValueError(f"λ must be ≥ 1 everywhere (1 = symmetric loss); got min {np.nanmin(arr):.3g}")
         return torch.from_numpy(np.ascontiguousarray(arr))[None, None]
@@ -110,7 +122,7 @@ class Denoiser:
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()
 
-    def session(self, buf: Buffers, source: str | None = None) -> "LambdaSession":
+    def session(self, buf: Buffers, source: str | None = None) -> LambdaSession:
         """Interactive λ: features computed once, each λ re-runs only the specialiser tail."""
         return LambdaSession(self, buf, source)
 
@@ -124,10 +136,11 @@ class Denoiser:
         """Run the model on overlapping tiles whose core regions cover the frame exactly."""
         r = self.model.receptive_radius()
         if tile is None:
-            budget = self.maxmem_mb * 2 ** 20 // _bytes_per_pixel(self.model)
+            budget = self.maxmem_mb * 2**20 // _bytes_per_pixel(self.model)
             tile = max(64, int(math.sqrt(budget)) - 2 * r)
-        return tile_apply(lambda part: self._forward(part, source), inputs, tile, r,
-                          stride=getattr(self.model, "stride", 1))
+        return tile_apply(
+            lambda part: self._forward(part, source), inputs, tile, r, stride=getattr(self.model, "stride", 1)
+        )
 
 
 def _cached_bytes_per_pixel(model, inputs: dict[str, torch.Tensor], source: str, precision: str) -> float:
@@ -152,11 +165,13 @@ class LambdaSession:
         h, w = buf.shape
         # the tail's transient activations are of the cache's sizes: peak RSS of a 1024² session and
         # one λ on the shipped `lambda` model was 1.0 KB/px with 0.46 KB/px cached (fp32)
-        need_mb = h * w * 2.2 * _cached_bytes_per_pixel(den.model, self.inputs, self.source, den.precision) / 2 ** 20
+        need_mb = h * w * 2.2 * _cached_bytes_per_pixel(den.model, self.inputs, self.source, den.precision) / 2**20
         if need_mb > den.maxmem_mb:
-            raise ValueError(f"an interactive λ session on this {w}×{h} frame needs about {need_mb:.0f} MB, over the "
-                             f"{den.maxmem_mb} MB budget: raise --maxmem (maxmem_mb), or denoise at a fixed λ "
-                             f"(neurecon denoise --lambda), which tiles")
+            raise ValueError(
+                f"an interactive λ session on this {w}×{h} frame needs about {need_mb:.0f} MB, over the "
+                f"{den.maxmem_mb} MB budget: raise --maxmem (maxmem_mb), or denoise at a fixed λ "
+                f"(neurecon denoise --lambda), which tiles"
+            )
         t = time.perf_counter()
         with torch.no_grad(), prec.trunk(den.precision):
             self.features = den.model.features(self.inputs, self.source)
@@ -168,7 +183,8 @@ class LambdaSession:
     def denoise(self, lam=1.0) -> np.ndarray:
         t = time.perf_counter()
         with prec.trunk(self.den.precision):
-            out = self.den.model.tail(self.features, self.inputs, self.den.lambda_map(lam, self.shape),
-                                      self.lambda_free)
+            out = self.den.model.tail(
+                self.features, self.inputs, self.den.lambda_map(lam, self.shape), self.lambda_free
+            )
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()

@@ -6,6 +6,7 @@ the untiled pass), and only its core is kept. With `halo` ≥ the network's rece
 tile origins on multiples of its `stride` (pyramids and U-Nets are equivariant only to shifts by
 their stride), the tiled result equals the untiled one up to float rounding.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,8 +14,14 @@ from collections.abc import Callable
 import torch
 
 
-def tile_apply(fn: Callable[[dict[str, torch.Tensor]], torch.Tensor], inputs: dict[str, torch.Tensor],
-               tile: int, halo: int, stride: int = 1, scale: int = 1) -> torch.Tensor:
+def tile_apply(
+    fn: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    inputs: dict[str, torch.Tensor],
+    tile: int,
+    halo: int,
+    stride: int = 1,
+    scale: int = 1,
+) -> torch.Tensor:
     """`fn` over overlapping tiles of `inputs` (N×C×H×W tensors of one size); its output is
     `scale`× the input size. `tile` ≤ 0, or a frame no larger than a tile, runs in one pass."""
     first = next(iter(inputs.values()))
@@ -34,7 +41,8 @@ def tile_apply(fn: Callable[[dict[str, torch.Tensor]], torch.Tensor], inputs: di
             part = fn({k: v[..., ya:yb, xa:xb] for k, v in inputs.items()})
             if out is None:
                 out = part.new_zeros(*part.shape[:-2], H * s, W * s)
-            out[..., y0 * s:y1 * s, x0 * s:x1 * s] = \
-                part[..., (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
+            out[..., y0 * s : y1 * s, x0 * s : x1 * s] = part[
+                ..., (y0 - ya) * s : (y1 - ya) * s, (x0 - xa) * s : (x1 - xa) * s
+            ]
     assert out is not None
     return out

@@ -5,6 +5,7 @@ For convolution-only networks (EDSR) a halo of one LR pixel per 3×3 conv makes 
 up to float rounding; RCAN's channel attention pools over the tile, so its tiles are approximate
 (use ``tile=0`` for exact RCAN output).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,10 @@ def load_sr_model(name_or_path: str | None, scale: int) -> tuple[nn.Module, dict
     defaults = DEFAULTS["sr"]
     if name_or_path is None:
         if scale not in defaults:
-            raise ValueError(f"no shipped ×{scale} model (shipped: {', '.join(f'×{s}: {n}' for s, n in defaults.items())}); "
-                             f"train one (neurecon train configs/sr/*.yaml with task.scale={scale}) and pass --model PATH")
+            raise ValueError(
+                f"no shipped ×{scale} model (shipped: {', '.join(f'×{s}: {n}' for s, n in defaults.items())}); "
+                f"train one (neurecon train configs/sr/*.yaml with task.scale={scale}) and pass --model PATH"
+            )
         name_or_path = defaults[scale]
     model, ck = load_model(name_or_path)
     s = getattr(model, "scale", None)

@@ -9,6 +9,7 @@
 Readers raise FileNotFoundError for missing files and a :class:`~neurecon.buffers.BufferError`
 (:class:`ExrError` for unreadable EXRs) that names the file for anything else.
 """
+
 from .exr import ExrError, read_exr_channels, write_exr_channels
 from .images import read_array, read_buffers, read_image, write_buffers, write_image
 from .layouts import buffers_to_channels, channels_to_buffers, detect_layout
@@ -17,10 +18,25 @@ from .oidn_layout import FrameSet, find_frames, read_oidn_frame, write_oidn_fram
 from .pfm import PfmError, read_pfm, write_pfm
 
 __all__ = [
-    "ExrError", "PfmError", "FrameSet",
-    "read_image", "write_image", "read_array", "read_buffers", "write_buffers",
-    "read_exr_channels", "write_exr_channels", "read_pfm", "write_pfm",
-    "detect_layout", "channels_to_buffers", "buffers_to_channels",
-    "find_frames", "read_oidn_frame", "write_oidn_frame",
-    "srgb_encode", "srgb_decode", "tonemap_to_ldr",
+    "ExrError",
+    "PfmError",
+    "FrameSet",
+    "read_image",
+    "write_image",
+    "read_array",
+    "read_buffers",
+    "write_buffers",
+    "read_exr_channels",
+    "write_exr_channels",
+    "read_pfm",
+    "write_pfm",
+    "detect_layout",
+    "channels_to_buffers",
+    "buffers_to_channels",
+    "find_frames",
+    "read_oidn_frame",
+    "write_oidn_frame",
+    "srgb_encode",
+    "srgb_decode",
+    "tonemap_to_ldr",
 ]

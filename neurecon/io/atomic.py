@@ -5,6 +5,7 @@ dataset pattern, or a torn checkpoint, is worse than a missing one. Writers ther
 hidden temp file next to the target (same filesystem) and ``os.replace`` it into place. The
 result gets the mode a plain ``open()`` would give it (0666 less the umask), not mkstemp's 0600.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,10 +4,11 @@ Layout interpretation (which channels are colour, albedo, …) lives in :mod:`.l
 module only moves named 2-D planes to and from disk, and turns the OpenEXR library's terse
 failures into an :class:`ExrError` that says which file is broken and how.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import OpenEXR
@@ -74,8 +75,10 @@ def write_exr_channels(path: str | os.PathLike, channels: Mapping[str, np.ndarra
     planes = {name: np.ascontiguousarray(a, dtype=dtype) for name, a in channels.items()}
     shapes = {a.shape for a in planes.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise BufferError(f"{os.fspath(path)}: channels must all be H×W of one size, got "
-                          + ", ".join(f"{n} {a.shape}" for n, a in planes.items()))
+        raise BufferError(
+            f"{os.fspath(path)}: channels must all be H×W of one size, got "
+            + ", ".join(f"{n} {a.shape}" for n, a in planes.items())
+        )
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     with atomic_output(path) as tmp:
         OpenEXR.File(header, planes).write(tmp)

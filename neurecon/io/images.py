@@ -1,4 +1,5 @@
 """Format-dispatching image and buffer I/O: .exr, .pfm, .png/.jpg/.jpeg by file extension."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,8 @@ import numpy as np
 from ..buffers import BufferError, Buffers
 from .exr import ExrError, read_exr_channels, write_exr_channels
 from .layouts import buffers_to_channels, channels_to_buffers
-from .ldr import FORMATS as LDR_FORMATS, read_ldr, write_ldr
+from .ldr import FORMATS as LDR_FORMATS
+from .ldr import read_ldr, write_ldr
 from .pfm import read_pfm, write_pfm
 
 EXR_NAMES = {1: ("Y",), 2: ("R", "G"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}

@@ -3,6 +3,7 @@
 EXR files are read as multi-layer buffers when their channel names follow a known layout
 (Mitsuba, Cycles), else as one image; the raw channel names are listed too.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

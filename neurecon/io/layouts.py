@@ -15,9 +15,10 @@ Two naming families are understood (names compare case-insensitively):
 For each plane the first complete alternative wins; a partial one (``albedo.R`` without
 ``albedo.B``) is an error rather than a silently missing buffer.
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -85,8 +86,7 @@ def _alternatives(channels: Mapping[str, np.ndarray], layer: str | None) -> dict
         layer = layers[0]
     elif layer not in layers:
         raise BufferError(f"no Cycles view layer '{layer}'; found: {', '.join(layers)}")
-    return {plane: [tuple(f"{layer}.{p}.{c}" for c in comps) for p, comps in alts]
-            for plane, alts in CYCLES.items()}
+    return {plane: [tuple(f"{layer}.{p}.{c}" for c in comps) for p, comps in alts] for plane, alts in CYCLES.items()}
 
 
 def channels_to_buffers(channels: Mapping[str, np.ndarray], layer: str | None = None) -> Buffers:
@@ -108,8 +108,7 @@ def channels_to_buffers(channels: Mapping[str, np.ndarray], layer: str | None = 
                 missing = [c for c, n in zip(alt, names) if n is None]
                 raise BufferError(f"{plane}: channel(s) {', '.join(missing)} missing; channels found: {found}")
     if "color" not in planes:
-        raise BufferError("no colour channels (R,G,B / Y / color.R… / <layer>.Combined.R…); "
-                          f"channels found: {found}")
+        raise BufferError(f"no colour channels (R,G,B / Y / color.R… / <layer>.Combined.R…); channels found: {found}")
     return Buffers(planes)
 
 
@@ -122,8 +121,10 @@ def buffers_to_channels(buffers: Buffers, style: str = "mitsuba") -> dict[str, n
     if style == "mitsuba":
         names = {plane: alts[0] for plane, alts in MITSUBA.items()}
     elif style == "cycles":
-        names = {plane: tuple(f"ViewLayer.{_CYCLES_WRITE.get(plane, alts[0][0])}.{c}" for c in alts[0][1])
-                 for plane, alts in CYCLES.items()}
+        names = {
+            plane: tuple(f"ViewLayer.{_CYCLES_WRITE.get(plane, alts[0][0])}.{c}" for c in alts[0][1])
+            for plane, alts in CYCLES.items()
+        }
     else:
         raise ValueError(f"unknown channel style '{style}' (mitsuba, cycles)")
     unnamed = [p for p in buffers.names() if p not in names]

@@ -8,6 +8,7 @@ linear so an LDR input can enter the same pipeline; writing applies exposure, cl
 and sRGB-encodes, i.e. the plain "display" transform (no filmic curve, so images stay
 comparable with the metrics computed on :func:`tonemap_to_ldr`).
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,15 @@ def write_ldr(path: str | os.PathLike, img: np.ndarray, exposure: float = 1.0) -
         Image.fromarray(q).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
-SRGB8_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
-               ".webp": "WEBP"}
+SRGB8_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
 
 
 def read_srgb8(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, bool]:

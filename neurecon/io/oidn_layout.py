@@ -13,6 +13,7 @@ Reference rule (OIDN's): if a frame has no named reference, its highest spp leve
 reference; :attr:`FrameSet.reference_spp` then says which level that is.
 ``<name>`` may contain sub-directories: :func:`find_frames` walks the tree.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,14 +25,23 @@ from ..buffers import PLANES, BufferError, Buffers
 from .images import read_array, write_image
 
 FEATURES = {
-    "color": "hdr", "albedo": "alb", "normal": "nrm", "depth": "z", "position": "pos", "motion": "mv",
-    "color_var": "var", "albedo_var": "alb_var", "normal_var": "nrm_var", "depth_var": "z_var",
+    "color": "hdr",
+    "albedo": "alb",
+    "normal": "nrm",
+    "depth": "z",
+    "position": "pos",
+    "motion": "mv",
+    "color_var": "var",
+    "albedo_var": "alb_var",
+    "normal_var": "nrm_var",
+    "depth_var": "z_var",
 }
 _PLANE_OF = {f: p for p, f in FEATURES.items()}
 REF_TAGS = ("ref", "reference", "gt", "target")
 _FILE = re.compile(
     rf"(?P<name>.+)_(?:(?P<spp>\d+)(?:spp)?|(?P<ref>{'|'.join(REF_TAGS)}))"
-    rf"\.(?P<feature>{'|'.join(sorted(FEATURES.values(), key=len, reverse=True))})\.(?P<ext>exr|pfm)")
+    rf"\.(?P<feature>{'|'.join(sorted(FEATURES.values(), key=len, reverse=True))})\.(?P<ext>exr|pfm)"
+)
 
 Tag = int | str  # an spp level, or "ref"
 
@@ -66,16 +76,20 @@ class FrameSet:
             tag = self.reference_spp
         level = self.files.get(tag)
         if not level:
-            raise BufferError(f"frame '{self.name}' has no files at {_describe(tag)}; "
-                              f"found spp {self.spp}, reference: {self.reference or 'none named'}")
+            raise BufferError(
+                f"frame '{self.name}' has no files at {_describe(tag)}; "
+                f"found spp {self.spp}, reference: {self.reference or 'none named'}"
+            )
         if "color" not in level:
-            raise BufferError(f"frame '{self.name}' at {_describe(tag)} has no colour (.hdr) file; "
-                              f"found: {', '.join(p.name for p in level.values())}")
+            raise BufferError(
+                f"frame '{self.name}' at {_describe(tag)} has no colour (.hdr) file; "
+                f"found: {', '.join(p.name for p in level.values())}"
+            )
         out = Buffers()
         for plane, path in level.items():
             arr = read_array(path)
             try:
-                out[plane] = arr[..., :PLANES[plane]]
+                out[plane] = arr[..., : PLANES[plane]]
             except BufferError as e:
                 raise BufferError(f"{path}: {e}") from None
         return out
@@ -125,8 +139,7 @@ def find_frames(directory: str | os.PathLike, recursive: bool = True) -> dict[st
     frames: dict[str, FrameSet] = {}
     subs = [""]
     if recursive:
-        subs += sorted(os.path.relpath(d, root).replace(os.sep, "/")
-                       for d, _, _ in os.walk(root) if Path(d) != root)
+        subs += sorted(os.path.relpath(d, root).replace(os.sep, "/") for d, _, _ in os.walk(root) if Path(d) != root)
     for sub in subs:
         _scan(root, sub, frames)
     return dict(sorted(frames.items()))
@@ -145,8 +158,9 @@ def read_oidn_frame(directory: str | os.PathLike, name: str, spp_or_ref: Tag) ->
     return frames[name].read(spp_or_ref)
 
 
-def write_oidn_frame(directory: str | os.PathLike, name: str, spp_or_ref: Tag, buffers: Buffers,
-                     fmt: str = "exr", half: bool = False) -> list[Path]:
+def write_oidn_frame(
+    directory: str | os.PathLike, name: str, spp_or_ref: Tag, buffers: Buffers, fmt: str = "exr", half: bool = False
+) -> list[Path]:
     """Write every plane of ``buffers`` to its own file (``fmt`` ``exr`` or ``pfm``); returns the paths.
 
     Creates the directory (and any sub-directory in ``name``).

@@ -4,6 +4,7 @@ Format: ``PF`` (RGB) or ``Pf`` (grey), then width and height, then a scale whose
 byte order (negative = little-endian; its magnitude is ignored, as OIDN does), then raw float32
 rows stored bottom-to-top. Arrays here are top-to-bottom like every other image in neurecon.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,7 @@ def read_pfm(path: str | os.PathLike) -> np.ndarray:
     w, h = int(w), int(h)
     n = w * h * c
     if len(data) - m.end() < 4 * n:
-        raise PfmError(f"{path}: PFM {w}×{h}×{c} needs {4 * n} bytes of pixels, "
-                       f"file has {len(data) - m.end()}")
+        raise PfmError(f"{path}: PFM {w}×{h}×{c} needs {4 * n} bytes of pixels, file has {len(data) - m.end()}")
     arr = np.frombuffer(data, dtype="<f4" if scale < 0 else ">f4", count=n, offset=m.end())
     return np.ascontiguousarray(arr.reshape(h, w, c)[::-1], dtype=np.float32)
 

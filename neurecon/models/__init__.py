@@ -1,5 +1,6 @@
 """Models: the registry of architectures, tasks and shipped weights (:mod:`.registry`),
 checkpoints (:mod:`.checkpoint`) and model cards (:mod:`.card`)."""
+
 from .checkpoint import (
     build_model,
     export_shipped,
@@ -12,5 +13,16 @@ from .checkpoint import (
 )
 from .registry import DEFAULTS, SHIPPED, WEIGHTS_DIR
 
-__all__ = ["DEFAULTS", "SHIPPED", "WEIGHTS_DIR", "build_model", "export_shipped", "load_checkpoint",
-           "load_model", "load_part", "read_file", "resolve", "weights_digest"]
+__all__ = [
+    "DEFAULTS",
+    "SHIPPED",
+    "WEIGHTS_DIR",
+    "build_model",
+    "export_shipped",
+    "load_checkpoint",
+    "load_model",
+    "load_part",
+    "read_file",
+    "resolve",
+    "weights_digest",
+]

@@ -1,6 +1,7 @@
 """Builders from a checkpoint's spec (``{"arch": name, **constructor arguments}``, arch removed)
 to a module; :mod:`.registry` names them. Imports are deferred so that loading one kind of
 model does not import the others."""
+
 from __future__ import annotations
 
 from torch import nn

@@ -5,6 +5,7 @@ saying how they were trained (config, data, iterations, wall time) and what they
     neurecon export neurecon/models/weights/unet_high_lambda.pt --scores bench/results/asym_unet_high/asymmetric.json \
         bench/results/asym_noise/asymmetric_noise.json      # refresh a shipped card from one or more benches
 """
+
 from __future__ import annotations
 
 import json
@@ -43,21 +44,49 @@ def run_summary(run_dir: str | Path) -> dict:
     task = registry.task_factory(cfg["task"].get("name"))
     last = run / "last.pt"
     world = read_file(last).get("world", 1) if last.exists() else 1
-    return {"iterations": train[-1]["step"] if train else 0, "world": world,
-            "precision": (cfg.get("run") or {}).get("precision", "fp32"),
-            "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
-            "best_step": best["step"], "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
-            "final_train_loss": train[-1]["loss"] if train else None, "config": cfg,
-            "data": task.describe_data(cfg["task"])}
+    return {
+        "iterations": train[-1]["step"] if train else 0,
+        "world": world,
+        "precision": (cfg.get("run") or {}).get("precision", "fp32"),
+        "wall_minutes": round(train[-1].get("elapsed_s", 0) / 60, 1) if train else None,
+        "best_step": best["step"],
+        "best_validation": {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
+        "final_train_loss": train[-1]["loss"] if train else None,
+        "config": cfg,
+        "data": task.describe_data(cfg["task"]),
+    }
 
 
 # What a card keeps of the λ benches (bench/asymmetric.py, bench/asymmetric_noise.py): per spp and λ
-LAMBDA_KEYS = {"asymmetric": ["noise_flat", "detail_kept", "p999", "blend_p999", "hdr_p999", "hdr_blend_p999",
-                              "p999_isolated", "blend_p999_isolated"],
-               "asymmetric_noise": ["blend_beta", "p999_noise", "blend_p999_noise", "kurtosis", "blend_kurtosis",
-                                    "hdr_p999_noise", "hdr_blend_p999_noise", "hdr_kurtosis", "hdr_blend_kurtosis",
-                                    "confidence_corr", "blend_confidence_corr", "noise_var", "blend_noise_var",
-                                    "p999_noise_over_rms", "blend_p999_noise_over_rms"]}
+LAMBDA_KEYS = {
+    "asymmetric": [
+        "noise_flat",
+        "detail_kept",
+        "p999",
+        "blend_p999",
+        "hdr_p999",
+        "hdr_blend_p999",
+        "p999_isolated",
+        "blend_p999_isolated",
+    ],
+    "asymmetric_noise": [
+        "blend_beta",
+        "p999_noise",
+        "blend_p999_noise",
+        "kurtosis",
+        "blend_kurtosis",
+        "hdr_p999_noise",
+        "hdr_blend_p999_noise",
+        "hdr_kurtosis",
+        "hdr_blend_kurtosis",
+        "confidence_corr",
+        "blend_confidence_corr",
+        "noise_var",
+        "blend_noise_var",
+        "p999_noise_over_rms",
+        "blend_p999_noise_over_rms",
+    ],
+}
 
 
 def scores_for(bench: dict, weights_file: str, digest: str | None = None) -> dict:
@@ -74,8 +103,10 @@ def scores_for(bench: dict, weights_file: str, digest: str | None = None) -> dic
             return {}
         if digest and bench.get("weights_digest", digest) != digest:
             return {}
-        per_spp = {spp: {lam: {k: m[k] for k in LAMBDA_KEYS[kind] if k in m} for lam, m in s.items()}
-                   for spp, s in bench["summary"].items()}
+        per_spp = {
+            spp: {lam: {k: m[k] for k in LAMBDA_KEYS[kind] if k in m} for lam, m in s.items()}
+            for spp, s in bench["summary"].items()
+        }
         extra = {k: bench[k] for k in ("checks", "verdict", "speed", "renders_per_scene", "scenes") if k in bench}
         return {kind: {"summary": per_spp, **extra}}
     names = {f"neurecon:{n}" for n in names}
@@ -127,11 +158,21 @@ def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None)
     cfg = s["config"]
     task = registry.task_factory(cfg["task"].get("name"))
     name = cfg.get("card", {}).get("name", out.stem)
-    card = {"name": name, "task": cfg["task"].get("name"), "description": task.describe(cfg),
-            "recipe": cfg.get("card", {}).get("config"),
-            "iterations": s["iterations"], "wall_minutes": s["wall_minutes"], "best_step": s["best_step"],
-            "processes": s["world"], "precision": s["precision"],
-            "best_validation": s["best_validation"], "data": s["data"], "scores": scores or {}, "config": cfg}
+    card = {
+        "name": name,
+        "task": cfg["task"].get("name"),
+        "description": task.describe(cfg),
+        "recipe": cfg.get("card", {}).get("config"),
+        "iterations": s["iterations"],
+        "wall_minutes": s["wall_minutes"],
+        "best_step": s["best_step"],
+        "processes": s["world"],
+        "precision": s["precision"],
+        "best_validation": s["best_validation"],
+        "data": s["data"],
+        "scores": scores or {},
+        "config": cfg,
+    }
     export_shipped(run / "best.pt", out, card)
     model, _ = load_model(out)
     card["parameters"] = sum(p.numel() for p in model.parameters())
@@ -144,14 +185,21 @@ def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None)
 
 def card_markdown(card: dict, pt: Path) -> str:
     recipe = card.get("recipe")
-    lines = [f"# {card['name']}", "", card["description"], "",
-             f"- trained by `neurecon train{' ' + recipe if recipe else ''}`: {card['iterations']} iterations in "
-             f"{card['wall_minutes']} min on this project's 2-core CPU machine"
-             + (f" ({card['processes']} DDP processes)" if card["processes"] > 1 else "")
-             + (f", {card['precision']} mixed precision" if card["precision"] != "fp32" else "")
-             + f"; best validation at step {card['best_step']}",
-             f"- weights: `{pt.name}`, fp16, {pt.stat().st_size / 1024:.0f} KiB, {card['parameters']:,} parameters",
-             "", "## Data", ""]
+    lines = [
+        f"# {card['name']}",
+        "",
+        card["description"],
+        "",
+        f"- trained by `neurecon train{' ' + recipe if recipe else ''}`: {card['iterations']} iterations in "
+        f"{card['wall_minutes']} min on this project's 2-core CPU machine"
+        + (f" ({card['processes']} DDP processes)" if card["processes"] > 1 else "")
+        + (f", {card['precision']} mixed precision" if card["precision"] != "fp32" else "")
+        + f"; best validation at step {card['best_step']}",
+        f"- weights: `{pt.name}`, fp16, {pt.stat().st_size / 1024:.0f} KiB, {card['parameters']:,} parameters",
+        "",
+        "## Data",
+        "",
+    ]
     lines += [f"- {split}: {m.get('text', m)}" for split, m in card["data"].items()]
     lines += ["", "## Validation (best checkpoint)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.5g} |" for k, v in card["best_validation"].items()]

@@ -6,6 +6,7 @@ A checkpoint is a dict with `spec` (``{"arch": name, **constructor arguments}``)
 :func:`load_part` — how pre-trained encoders and extractors are re-assembled under new heads.
 Every ``.pt`` the package reads goes through :func:`read_file`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,7 +69,7 @@ def load_model(name_or_path: str | Path | None = None, default: str = "default")
 def load_part(module: nn.Module, checkpoint: dict, prefix: str, strict: bool = True) -> nn.Module:
     """Load the entries of `checkpoint["model"]` under `prefix.` into `module` (e.g. a frozen
     extractor taken from a trained KPCN)."""
-    sub = {k[len(prefix) + 1:]: v.float() for k, v in checkpoint["model"].items() if k.startswith(prefix + ".")}
+    sub = {k[len(prefix) + 1 :]: v.float() for k, v in checkpoint["model"].items() if k.startswith(prefix + ".")}
     if not sub:
         raise ValueError(f"checkpoint has no parameters under '{prefix}'")
     module.load_state_dict(sub, strict=strict)
@@ -79,8 +80,14 @@ def export_shipped(best_pt: str | Path, out: str | Path, card: dict) -> Path:
     """Strip a training checkpoint to fp16 weights + spec + model card for committing."""
     ck = read_file(best_pt)
     out = Path(out)
-    atomic_save({"spec": ck["spec"], "model": {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()},
-                 "card": card}, out)
+    atomic_save(
+        {
+            "spec": ck["spec"],
+            "model": {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()},
+            "card": card,
+        },
+        out,
+    )
     return out
 
 

@@ -7,12 +7,14 @@ Tasks are named by ``module:Class`` strings and imported when a config asks for 
 :func:`register_arch`, :func:`register_task` and :func:`register_shipped`; a name that is taken is
 refused.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
@@ -55,27 +57,40 @@ def register_shipped(name: str, file: str, task: str) -> None:
     _add(SHIPPED, "shipped model", name, Shipped(file, task))
 
 
-for _name, _builder in [("kpcn", archs.kpcn), ("kpcn_ms", archs.kpcn_ms), ("unet", archs.unet),
-                        ("kpcn_lambda", archs.kpcn_lambda), ("unet_lambda", archs.unet_lambda),
-                        ("edsr", archs.edsr), ("rcan", archs.rcan)]:
+for _name, _builder in [
+    ("kpcn", archs.kpcn),
+    ("kpcn_ms", archs.kpcn_ms),
+    ("unet", archs.unet),
+    ("kpcn_lambda", archs.kpcn_lambda),
+    ("unet_lambda", archs.unet_lambda),
+    ("edsr", archs.edsr),
+    ("rcan", archs.rcan),
+]:
     register_arch(_name, _builder)
 
-for _name, _target in [("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
-                       ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
-                       ("sr", "neurecon.tasks.sr.task:SRTask")]:
+for _name, _target in [
+    ("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
+    ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
+    ("sr", "neurecon.tasks.sr.task:SRTask"),
+]:
     register_task(_name, _target)
 
 # "default" is what Denoiser.load() gives without a name: the best quality at ≥ OIDN's throughput
 # (bench/denoise.py); "lambda" is the default model's λ control
 for _name, _file, _task in [
-        ("default", "unet_high.pt", "denoise"), ("high", "unet_high.pt", "denoise"),
-        ("fast", "unet_fast.pt", "denoise"), ("balanced", "unet_balanced.pt", "denoise"),
-        ("kpcn", "kpcn_default.pt", "denoise"),
-        ("lambda", "unet_high_lambda.pt", "denoise_lambda"), ("high_lambda", "unet_high_lambda.pt", "denoise_lambda"),
-        ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
-        ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
-        ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"), ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
-        ("sr_eco_x2", "sr_eco_x2.pt", "sr")]:
+    ("default", "unet_high.pt", "denoise"),
+    ("high", "unet_high.pt", "denoise"),
+    ("fast", "unet_fast.pt", "denoise"),
+    ("balanced", "unet_balanced.pt", "denoise"),
+    ("kpcn", "kpcn_default.pt", "denoise"),
+    ("lambda", "unet_high_lambda.pt", "denoise_lambda"),
+    ("high_lambda", "unet_high_lambda.pt", "denoise_lambda"),
+    ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
+    ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
+    ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"),
+    ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
+    ("sr_eco_x2", "sr_eco_x2.pt", "sr"),
+]:
     register_shipped(_name, _file, _task)
 
 

@@ -5,15 +5,24 @@ normal (3), relative normal variance (1). Relative variance = variance of the me
 averaged over channels, then log(1+·) so that fireflies do not dominate the input range.
 A *source* names the buffers a renderer provides; its encoder's input width follows from them.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
 EPS_REL = 1e-2
-FEATURE_WIDTH = {"color": 3, "albedo": 3, "normal": 3, "depth": 1,
-                 "color_var": 1, "albedo_var": 1, "normal_var": 1, "depth_var": 1}
+FEATURE_WIDTH = {
+    "color": 3,
+    "albedo": 3,
+    "normal": 3,
+    "depth": 1,
+    "color_var": 1,
+    "albedo_var": 1,
+    "normal_var": 1,
+    "depth_var": 1,
+}
 # the buffers of the shipped sources; any list of FEATURE_WIDTH keys defines a new one
 DEFAULT_SOURCES: dict[str, list[str]] = {
     "mitsuba": ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"],

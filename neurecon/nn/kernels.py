@@ -5,6 +5,7 @@
 ``shifted_image * weight_slice`` (measured 40× faster than unfold at 256², DESIGN.md), with a
 hand-written backward that does the same loop, so nothing of size k²×C×H×W is ever stored.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,9 @@ import torch.nn.functional as F
 
 def _check(image: torch.Tensor, weights: torch.Tensor) -> int:
     if image.ndim != 4 or weights.ndim != 4:
-        raise ValueError(f"expected N×C×H×W image and N×k²×H×W weights, got {tuple(image.shape)} and {tuple(weights.shape)}")
+        raise ValueError(
+            f"expected N×C×H×W image and N×k²×H×W weights, got {tuple(image.shape)} and {tuple(weights.shape)}"
+        )
     k = int(round(weights.shape[1] ** 0.5))
     if k * k != weights.shape[1] or k % 2 == 0:
         raise ValueError(f"weights need k² channels with odd k, got {weights.shape[1]}")
@@ -32,7 +35,7 @@ class _KernelApply(torch.autograd.Function):
         out = padded.new_zeros(padded.shape[:2] + (H, W))
         for q in range(k * k):
             dy, dx = divmod(q, k)
-            out.addcmul_(padded[:, :, dy:dy + H, dx:dx + W], weights[:, q:q + 1])
+            out.addcmul_(padded[:, :, dy : dy + H, dx : dx + W], weights[:, q : q + 1])
         ctx.save_for_backward(padded, weights)
         ctx.k = k
         return out
@@ -47,12 +50,12 @@ class _KernelApply(torch.autograd.Function):
             grad_w = torch.empty_like(weights)
             for q in range(k * k):
                 dy, dx = divmod(q, k)
-                grad_w[:, q] = (grad_out * padded[:, :, dy:dy + H, dx:dx + W]).sum(1)
+                grad_w[:, q] = (grad_out * padded[:, :, dy : dy + H, dx : dx + W]).sum(1)
         if ctx.needs_input_grad[0]:
             grad_pad = torch.zeros_like(padded)
             for q in range(k * k):
                 dy, dx = divmod(q, k)
-                grad_pad[:, :, dy:dy + H, dx:dx + W].addcmul_(grad_out, weights[:, q:q + 1])
+                grad_pad[:, :, dy : dy + H, dx : dx + W].addcmul_(grad_out, weights[:, q : q + 1])
         return grad_pad, grad_w
 
 

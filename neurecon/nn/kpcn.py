@@ -7,10 +7,11 @@ The model is split into named parts (`encoders`, `extractor`, `predictor`) and i
 `features()` (λ-independent, cacheable) and `reconstruct()` so that later modules — loss
 specialiser, scale compositor, temporal combiner — can be trained on top of frozen parts.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 import torch
 from torch import nn
@@ -95,8 +96,9 @@ class KPCN(nn.Module):
         super().__init__()
         self.config = config or KPCNConfig(**kw)
         c = self.config
-        self.encoders = nn.ModuleDict({name: SourceEncoder(source_width(bufs), c.width)
-                                       for name, bufs in c.sources.items()})
+        self.encoders = nn.ModuleDict(
+            {name: SourceEncoder(source_width(bufs), c.width) for name, bufs in c.sources.items()}
+        )
         self.extractor = nn.Sequential(*[ResBlock(c.width) for _ in range(c.blocks)])
         self.predictor = KernelPredictor(c.width, c.kernel) if c.head == "kernel" else DirectPredictor(c.width)
         xavier_init(self)

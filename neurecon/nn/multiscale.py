@@ -8,9 +8,10 @@ D is 2×2 box downsampling, U nearest-neighbour upsampling. One compositor's wei
 level. A caller may scale α by a learned gain (the U-Net's gate on a grown H/8 scale), which is not
 confined to [0, 1]: a gain above 1 or below 0 extrapolates between the two images.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -60,8 +61,13 @@ class ScaleCompositor(nn.Module):
 
     def __init__(self, width: int = 16):
         super().__init__()
-        self.net = nn.Sequential(conv3x3(6, width), nn.ReLU(inplace=True), conv3x3(width, width),
-                                 nn.ReLU(inplace=True), nn.Conv2d(width, 1, 1))
+        self.net = nn.Sequential(
+            conv3x3(6, width),
+            nn.ReLU(inplace=True),
+            conv3x3(width, width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, 1, 1),
+        )
         xavier_init(self)
 
     def alpha(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
@@ -88,7 +94,7 @@ class MultiScale(nn.Module):
         self.config = getattr(denoiser, "config", None)
 
     def receptive_radius(self) -> int:
-        return self.denoiser.receptive_radius() * 2 ** (self.levels - 1) + 2 ** self.levels
+        return self.denoiser.receptive_radius() * 2 ** (self.levels - 1) + 2**self.levels
 
     @property
     def default_source(self) -> str:

@@ -7,6 +7,7 @@ predictions, and the scale compositor's α. A bf16 logit near 8 is off by up to 
 would move its softmax weight by 3 %. Training is fp32 unless a config sets run.precision: bf16
 (the same autocast around the forward pass; train/trainer.py).
 """
+
 from __future__ import annotations
 
 import contextlib

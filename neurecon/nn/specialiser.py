@@ -8,16 +8,17 @@ per scale (λ averaged down to each scale) and the backbone's frozen scale compo
 specialisers' first convolution applied to the features alone; an interactive session computes
 both once and re-runs only `tail(features, inputs, λ, lambda_free)` when the artist moves the slider.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ResBlock, conv3x3, xavier_init
-from .kpcn import KPCN, KPCNConfig, KernelPredictor, albedo_factor
+from .kpcn import KPCN, KernelPredictor, KPCNConfig, albedo_factor
 from .multiscale import down2, pad_to_multiple
 from .unet import UNetConfig, UNetKPCN
 
@@ -61,11 +62,12 @@ class LossSpecialiser(nn.Module):
         caches it. Equal to the one conv over [features, λ] up to float rounding (under bf16
         autocast the two parts round separately: one bf16 step at most)."""
         assert self.inp.padding_mode == "zeros", "the split needs a zero-padded first conv"
-        w = self.inp.weight[:, :feats.shape[1]]
+        w = self.inp.weight[:, : feats.shape[1]]
         return F.conv2d(torch.relu(feats), w, self.inp.bias, padding=self.inp.padding)
 
-    def forward(self, feats: torch.Tensor, lam_ch: torch.Tensor, lambda_free: torch.Tensor | None = None
-                ) -> torch.Tensor:
+    def forward(
+        self, feats: torch.Tensor, lam_ch: torch.Tensor, lambda_free: torch.Tensor | None = None
+    ) -> torch.Tensor:
         x = self.lambda_free(feats) if lambda_free is None else lambda_free
         x = x + F.conv2d(lam_ch.to(x.dtype), self.inp.weight[:, -1:], padding=self.inp.padding)  # λ: last channel
         delta = self.out(torch.relu(self.blocks(x)))
@@ -108,8 +110,9 @@ class LambdaKPCN(nn.Module):
     def lambda_free(self, feats: torch.Tensor) -> torch.Tensor:
         return self.specialiser.lambda_free(feats)
 
-    def tail(self, feats: torch.Tensor, inputs: Mapping[str, torch.Tensor], lam=1.0,
-             lambda_free: torch.Tensor | None = None) -> torch.Tensor:
+    def tail(
+        self, feats: torch.Tensor, inputs: Mapping[str, torch.Tensor], lam=1.0, lambda_free: torch.Tensor | None = None
+    ) -> torch.Tensor:
         f = self.specialiser(feats, lambda_channel(lam, feats), lambda_free)
         radiance = self.backbone.radiance(inputs)
         out = self.predictor(f, radiance)
@@ -135,8 +138,8 @@ class LambdaUNet(nn.Module):
         if c.head != "kernel":
             raise ValueError("λ control needs a kernel-predicting backbone (head: kernel)")
         self.gated = gated
-        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks, gated) for w in c.widths[:c.levels]])
-        self.predictors = nn.ModuleList([KernelPredictor(w, c.kernel) for w in c.widths[:c.levels]])
+        self.specialisers = nn.ModuleList([LossSpecialiser(w, blocks, gated) for w in c.widths[: c.levels]])
+        self.predictors = nn.ModuleList([KernelPredictor(w, c.kernel) for w in c.widths[: c.levels]])
         xavier_init(self.specialisers)
         xavier_init(self.predictors)
         for s in self.specialisers:
@@ -163,8 +166,13 @@ class LambdaUNet(nn.Module):
     def lambda_free(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         return [spec.lambda_free(f) for spec, f in zip(self.specialisers, feats)]
 
-    def tail(self, feats: list[torch.Tensor], inputs: Mapping[str, torch.Tensor], lam=1.0,
-             lambda_free: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def tail(
+        self,
+        feats: list[torch.Tensor],
+        inputs: Mapping[str, torch.Tensor],
+        lam=1.0,
+        lambda_free: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         H, W = inputs["color"].shape[2:]
         padded, _ = pad_to_multiple({**inputs, "lambda": lambda_channel(lam, inputs["color"])}, self.stride)
         lam_ch = padded.pop("lambda")

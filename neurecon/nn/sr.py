@@ -6,6 +6,7 @@ in residual space, and return ``scale``× larger images (any H, W — odd sizes 
 dicts are ``{"arch": "edsr"|"rcan", **constructor kwargs}``; the SR task's presets
 (:mod:`neurecon.tasks.sr.models`) name the papers' sizes and small ones that train on a CPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
+
 
 def conv3(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1)
@@ -68,7 +70,7 @@ class SRNet(nn.Module):
     def spec(self) -> dict:
         return dict(self._spec)
 
-    def freeze(self) -> "SRNet":
+    def freeze(self) -> SRNet:
         for p in self.parameters():
             p.requires_grad_(False)
         return self.eval()
@@ -86,9 +88,19 @@ class SRNet(nn.Module):
 
 
 class EDSR(SRNet):
-    def __init__(self, scale: int = 2, n_feats: int = 64, n_blocks: int = 16, res_scale: float = 1.0, n_colors: int = 3):
-        super().__init__({"arch": "edsr", "scale": scale, "n_feats": n_feats, "n_blocks": n_blocks,
-                          "res_scale": res_scale, "n_colors": n_colors})
+    def __init__(
+        self, scale: int = 2, n_feats: int = 64, n_blocks: int = 16, res_scale: float = 1.0, n_colors: int = 3
+    ):
+        super().__init__(
+            {
+                "arch": "edsr",
+                "scale": scale,
+                "n_feats": n_feats,
+                "n_blocks": n_blocks,
+                "res_scale": res_scale,
+                "n_colors": n_colors,
+            }
+        )
         self.sub_mean, self.add_mean = MeanShift(sign=-1), MeanShift(sign=1)
         self.head = conv3(n_colors, n_feats)
         self.body = nn.Sequential(*[ResBlock(n_feats, res_scale) for _ in range(n_blocks)], conv3(n_feats, n_feats))
@@ -99,8 +111,13 @@ class ChannelAttention(nn.Module):
     def __init__(self, n_feats: int, reduction: int):
         super().__init__()
         mid = max(1, n_feats // reduction)
-        self.body = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(n_feats, mid, 1), nn.ReLU(inplace=True),
-                                  nn.Conv2d(mid, n_feats, 1), nn.Sigmoid())
+        self.body = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(n_feats, mid, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, n_feats, 1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x):
         return x * self.body(x)
@@ -109,8 +126,12 @@ class ChannelAttention(nn.Module):
 class RCAB(nn.Module):
     def __init__(self, n_feats: int, reduction: int):
         super().__init__()
-        self.body = nn.Sequential(conv3(n_feats, n_feats), nn.ReLU(inplace=True), conv3(n_feats, n_feats),
-                                  ChannelAttention(n_feats, reduction))
+        self.body = nn.Sequential(
+            conv3(n_feats, n_feats),
+            nn.ReLU(inplace=True),
+            conv3(n_feats, n_feats),
+            ChannelAttention(n_feats, reduction),
+        )
 
     def forward(self, x):
         return x + self.body(x)
@@ -129,12 +150,29 @@ class RCAN(SRNet):
     # channel attention pools over the whole input: tiles see per-tile statistics
     exact_tiling = False
 
-    def __init__(self, scale: int = 2, n_feats: int = 64, n_groups: int = 10, n_blocks: int = 20,
-                 reduction: int = 16, n_colors: int = 3):
-        super().__init__({"arch": "rcan", "scale": scale, "n_feats": n_feats, "n_groups": n_groups,
-                          "n_blocks": n_blocks, "reduction": reduction, "n_colors": n_colors})
+    def __init__(
+        self,
+        scale: int = 2,
+        n_feats: int = 64,
+        n_groups: int = 10,
+        n_blocks: int = 20,
+        reduction: int = 16,
+        n_colors: int = 3,
+    ):
+        super().__init__(
+            {
+                "arch": "rcan",
+                "scale": scale,
+                "n_feats": n_feats,
+                "n_groups": n_groups,
+                "n_blocks": n_blocks,
+                "reduction": reduction,
+                "n_colors": n_colors,
+            }
+        )
         self.sub_mean, self.add_mean = MeanShift(sign=-1), MeanShift(sign=1)
         self.head = conv3(n_colors, n_feats)
-        self.body = nn.Sequential(*[ResidualGroup(n_feats, n_blocks, reduction) for _ in range(n_groups)],
-                                  conv3(n_feats, n_feats))
+        self.body = nn.Sequential(
+            *[ResidualGroup(n_feats, n_blocks, reduction) for _ in range(n_groups)], conv3(n_feats, n_feats)
+        )
         self.tail = nn.Sequential(Upsampler(scale, n_feats), conv3(n_feats, n_colors))

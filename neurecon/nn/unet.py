@@ -15,10 +15,11 @@ keep edges.
 deeper U-Net whose H/16 bottleneck sees ~2× the context (`balanced`, `high`: low-frequency blotches
 at low spp span more pixels than a H/8 bottleneck reaches).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 import torch
 from torch import nn
@@ -80,8 +81,8 @@ class AlbedoRatio(nn.Module):
     (frozen) gate reads the specialised finest features, so λ steers it too; at λ = 1 those are the
     backbone's own."""
 
-    EPS = 1e-2   # albedo is in [0, 1]; ε keeps black albedo from dividing by zero
-    MAX = 4.0    # a bright texel next to dark ones; beyond 4× it is more likely a wrong L(f)
+    EPS = 1e-2  # albedo is in [0, 1]; ε keeps black albedo from dividing by zero
+    MAX = 4.0  # a bright texel next to dark ones; beyond 4× it is more likely a wrong L(f)
 
     def __init__(self, width: int):
         super().__init__()
@@ -94,8 +95,9 @@ class AlbedoRatio(nn.Module):
         with fp32():
             return pointwise_planar(self.gate, widen(feats)).clamp(0, 1)
 
-    def forward(self, filtered: torch.Tensor, filtered_albedo: torch.Tensor, albedo: torch.Tensor,
-                feats: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, filtered: torch.Tensor, filtered_albedo: torch.Tensor, albedo: torch.Tensor, feats: torch.Tensor
+    ) -> torch.Tensor:
         g = self.gate_map(feats)
         with fp32():
             ratio = ((albedo.clamp_min(0) + self.EPS) / (filtered_albedo.clamp_min(0) + self.EPS)).clamp(max=self.MAX)
@@ -112,13 +114,15 @@ class UNetKPCN(nn.Module):
         if c.levels not in (3, 4):
             raise ValueError(f"levels must be 3 or 4 (kernel scales H … H/8), got {c.levels}")
         if c.albedo_ratio and (c.head != "kernel" or c.demodulate):
-            raise ValueError("albedo_ratio needs kernel heads (it filters the albedo with the same kernels) "
-                             "on radiance, not with demodulate")
+            raise ValueError(
+                "albedo_ratio needs kernel heads (it filters the albedo with the same kernels) "
+                "on radiance, not with demodulate"
+            )
         if len(c.widths) not in (4, 5):
             raise ValueError(f"widths needs 4 or 5 entries (one per level, H … H/8 or H/16), got {list(c.widths)}")
         w = c.widths
         self.depth = len(w) - 1  # 2× poolings
-        self.stride = 2 ** self.depth  # the output is equivariant to shifts by multiples of this
+        self.stride = 2**self.depth  # the output is equivariant to shifts by multiples of this
         self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b), w[0]) for n, b in c.sources.items()})
         for i in range(1, self.depth + 1):  # enc1 … enc3 (enc4): names kept from the 4-level presets
             setattr(self, f"enc{i}", _block(w[i - 1], w[i]))
@@ -126,7 +130,7 @@ class UNetKPCN(nn.Module):
             setattr(self, f"dec{i}", _block(w[i + 1] + w[i], w[i]))
         # decoder outputs end in a ReLU, so the kernel heads need not apply another
         head = (lambda w: KernelPredictor(w, c.kernel, relu_input=False)) if c.head == "kernel" else DirectPredictor
-        self.heads = nn.ModuleList([head(w) for w in c.widths[:c.levels]])
+        self.heads = nn.ModuleList([head(w) for w in c.widths[: c.levels]])
         self.compositor = ScaleCompositor(16)
         xavier_init(self)
         self.albedo_ratio = AlbedoRatio(w[0]) if c.albedo_ratio else None  # zero gate: after xavier_init
@@ -151,7 +155,7 @@ class UNetKPCN(nn.Module):
                 nn.init.zeros_(logits.weight)
                 nn.init.zeros_(logits.bias)
                 with torch.no_grad():
-                    logits.bias[c.kernel ** 2 // 2] = 6.0
+                    logits.bias[c.kernel**2 // 2] = 6.0
 
     @property
     def default_source(self) -> str:
@@ -172,14 +176,15 @@ class UNetKPCN(nn.Module):
         feats = [enc[-1]]  # bottleneck, then d(depth−1) … d0
         for i in reversed(range(self.depth)):
             feats.insert(0, _decode(getattr(self, f"dec{i}"), feats[0], enc[i]))
-        return feats[:self.config.levels]  # [d0, d1, d2, d3 or e3]
+        return feats[: self.config.levels]  # [d0, d1, d2, d3 or e3]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
         padded, (H, W) = pad_to_multiple(inputs, self.stride)
         return self.reconstruct(self.features(padded, source), padded)[..., :H, :W]
 
-    def reconstruct(self, feats: list[torch.Tensor], padded: Mapping[str, torch.Tensor],
-                    heads: nn.ModuleList | None = None) -> torch.Tensor:
+    def reconstruct(
+        self, feats: list[torch.Tensor], padded: Mapping[str, torch.Tensor], heads: nn.ModuleList | None = None
+    ) -> torch.Tensor:
         """Apply one head per scale to that level of the radiance pyramid and composite the
         results coarsest → finest. `heads` replaces the model's own (the λ specialiser's)."""
         c = padded["color"]
@@ -208,4 +213,3 @@ class UNetKPCN(nn.Module):
         if self.config.levels != 4:  # no H/8 scale, no gain: keep specs of 3-scale models as they were
             d.pop("coarsest_gate")
         return {"arch": "unet", **d}
-

@@ -4,6 +4,7 @@ Splits are disjoint ranges of scene seeds, so "test" scenes are never seen in tr
 the scene counts:  train = [0, 1e5), valid = [1e5, 2e5), test = [2e5, 3e5). Noisy images at each
 spp level use their own render seed (independent samples), the reference another.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,9 @@ def run(job: RenderJob, progress: bool = True) -> dict:
     job.directory.mkdir(parents=True, exist_ok=True)
     ids = [s for s in job.scene_ids() if job.overwrite or not _done(job, s)]
     mitsuba()
-    meta_path = job.directory / (f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json")
+    meta_path = job.directory / (
+        f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json"
+    )
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"scenes": []}
     t0 = time.perf_counter()
     for s in tqdm(ids, desc=f"render {job.split} [{current_variant()}]", unit="scene", disable=not progress):
@@ -96,14 +99,25 @@ def run(job: RenderJob, progress: bool = True) -> dict:
 def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
     import mitsuba as _mi
 
-    meta.update({
-        "renderer": f"mitsuba {_mi.__version__}", "variant": current_variant(), "sampler": job.sampler,
-        "integrator": "moment(aov(path))", "pixel_filter": "box", "size": job.size, "spp": job.spp,
-        "ref_spp": job.ref_spp, "split": job.split,
-        "seed_range": [SPLIT_SEED_BASE[job.split] + job.seed, SPLIT_SEED_BASE[job.split] + job.seed + job.scenes],
-        "shard": list(job.shard), "host": platform.node(), "cpus": os.cpu_count(),
-        "wall_seconds_this_run": round(seconds, 2), "job": asdict(job),
-    })
+    meta.update(
+        {
+            "renderer": f"mitsuba {_mi.__version__}",
+            "variant": current_variant(),
+            "sampler": job.sampler,
+            "integrator": "moment(aov(path))",
+            "pixel_filter": "box",
+            "size": job.size,
+            "spp": job.spp,
+            "ref_spp": job.ref_spp,
+            "split": job.split,
+            "seed_range": [SPLIT_SEED_BASE[job.split] + job.seed, SPLIT_SEED_BASE[job.split] + job.seed + job.scenes],
+            "shard": list(job.shard),
+            "host": platform.node(),
+            "cpus": os.cpu_count(),
+            "wall_seconds_this_run": round(seconds, 2),
+            "job": asdict(job),
+        }
+    )
     atomic_write_text(path, json.dumps(meta, indent=1))
 
 

@@ -5,6 +5,7 @@ Variant: ``llvm_ad_rgb`` needs LLVM ≥ 17 (with the system LLVM 14 it aborts th
 chosen only when a libLLVM ≥ 17 is found, via ``DRJIT_LIBLLVM_PATH``; otherwise ``scalar_rgb``
 (~3× slower). ``NEURECON_MITSUBA_VARIANT`` overrides the choice.
 """
+
 from __future__ import annotations
 
 import glob

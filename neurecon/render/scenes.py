@@ -7,6 +7,7 @@ plane, 3–9 objects (built-in shapes and generated meshes), diffuse / rough pla
 dielectric / textured materials, area, point, spot and environment lights, depth of field and a
 camera placed on a random orbit.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,34 +28,58 @@ def _look_at(mi, origin, target, up=(0, 1, 0)):
 
 
 def _bsdf(rng, mi, opaque: bool = False) -> dict:
-    kinds = ["diffuse", "diffuse", "plastic", "roughplastic", "conductor", "roughconductor", "checker",
-             "noise_texture"] + ([] if opaque else ["dielectric", "roughdielectric"])
+    kinds = [
+        "diffuse",
+        "diffuse",
+        "plastic",
+        "roughplastic",
+        "conductor",
+        "roughconductor",
+        "checker",
+        "noise_texture",
+    ] + ([] if opaque else ["dielectric", "roughdielectric"])
     kind = rng.choice(kinds)
     if kind == "diffuse":
         return {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng)}}
     if kind == "plastic":
         return {"type": "plastic", "diffuse_reflectance": {"type": "rgb", "value": _rgb(rng)}}
     if kind == "roughplastic":
-        return {"type": "roughplastic", "alpha": float(rng.uniform(0.05, 0.4)),
-                "diffuse_reflectance": {"type": "rgb", "value": _rgb(rng)}}
+        return {
+            "type": "roughplastic",
+            "alpha": float(rng.uniform(0.05, 0.4)),
+            "diffuse_reflectance": {"type": "rgb", "value": _rgb(rng)},
+        }
     if kind == "conductor":
         return {"type": "conductor", "material": str(rng.choice(["Au", "Cu", "Al", "Ag", "Cr"]))}
     if kind == "roughconductor":
-        return {"type": "roughconductor", "material": str(rng.choice(["Au", "Cu", "Al", "Ag", "Cr"])),
-                "alpha": float(rng.uniform(0.05, 0.5))}
+        return {
+            "type": "roughconductor",
+            "material": str(rng.choice(["Au", "Cu", "Al", "Ag", "Cr"])),
+            "alpha": float(rng.uniform(0.05, 0.5)),
+        }
     if kind == "dielectric":
         return {"type": "dielectric", "int_ior": float(rng.uniform(1.3, 1.8))}
     if kind == "roughdielectric":
-        return {"type": "roughdielectric", "alpha": float(rng.uniform(0.05, 0.3)),
-                "int_ior": float(rng.uniform(1.3, 1.8))}
+        return {
+            "type": "roughdielectric",
+            "alpha": float(rng.uniform(0.05, 0.3)),
+            "int_ior": float(rng.uniform(1.3, 1.8)),
+        }
     if kind == "checker":
         s = float(rng.uniform(2, 12))
-        return {"type": "diffuse", "reflectance": {
-            "type": "checkerboard", "color0": {"type": "rgb", "value": _rgb(rng)},
-            "color1": {"type": "rgb", "value": _rgb(rng)},
-            "to_uv": mi.ScalarTransform4f().scale([s, s, 1])}}
-    return {"type": "diffuse", "reflectance": {"type": "bitmap", "bitmap": _noise_bitmap(rng, mi),
-                                               "filter_type": "bilinear"}}
+        return {
+            "type": "diffuse",
+            "reflectance": {
+                "type": "checkerboard",
+                "color0": {"type": "rgb", "value": _rgb(rng)},
+                "color1": {"type": "rgb", "value": _rgb(rng)},
+                "to_uv": mi.ScalarTransform4f().scale([s, s, 1]),
+            },
+        }
+    return {
+        "type": "diffuse",
+        "reflectance": {"type": "bitmap", "bitmap": _noise_bitmap(rng, mi), "filter_type": "bilinear"},
+    }
 
 
 def _noise_bitmap(rng, mi, n: int = 64):
@@ -80,8 +105,10 @@ def _mesh(rng, mi, name: str, bsdf: dict, to_world):
     v = np.linspace(0, np.pi, nv)
     U, V = np.meshgrid(u, v)
     if rng.random() < 0.5:
-        r = 1 + sum(rng.uniform(-0.15, 0.15) * np.sin(k * U + rng.uniform(0, 6)) * np.sin(l * V)
-                    for k, l in rng.integers(1, 5, (3, 2)))
+        r = 1 + sum(
+            rng.uniform(-0.15, 0.15) * np.sin(k * U + rng.uniform(0, 6)) * np.sin(l * V)
+            for k, l in rng.integers(1, 5, (3, 2))
+        )
         pts = np.stack([r * np.sin(V) * np.cos(U), r * np.cos(V), r * np.sin(V) * np.sin(U)], -1)
     else:
         R, rr = 1.0, float(rng.uniform(0.25, 0.5))
@@ -120,12 +147,15 @@ def _envmap(rng, mi, n: int = 64):
     for _ in range(rng.integers(1, 4)):
         st, sp = rng.uniform(0.1, 1.4), rng.uniform(0, 2 * np.pi)
         d = np.arccos(np.clip(np.sin(theta) * np.sin(st) * np.cos(phi - sp) + np.cos(theta) * np.cos(st), -1, 1))
-        img += (np.exp(-(d / rng.uniform(0.03, 0.2)) ** 2) * rng.uniform(5, 60))[..., None] * np.array(_rgb(rng, 0.5, 1))
+        img += (np.exp(-((d / rng.uniform(0.03, 0.2)) ** 2)) * rng.uniform(5, 60))[..., None] * np.array(
+            _rgb(rng, 0.5, 1)
+        )
     return mi.Bitmap(img.astype(np.float32))
 
 
-def random_scene(seed: int, size: int | tuple[int, int] = 128, sampler: str = "independent",
-                 max_depth: int | None = None) -> dict:
+def random_scene(
+    seed: int, size: int | tuple[int, int] = 128, sampler: str = "independent", max_depth: int | None = None
+) -> dict:
     """Mitsuba scene dict for `seed`. `size` is the film width (and height) in pixels."""
     mi = mitsuba()
     rng = np.random.default_rng(seed)
@@ -135,19 +165,36 @@ def random_scene(seed: int, size: int | tuple[int, int] = 128, sampler: str = "i
 
     # layout: a closed-ish room (walls are indirect-light heavy) or a ground plane under a sky
     room = rng.random() < 0.55
-    floor_bsdf = _bsdf(rng, mi, opaque=True) if rng.random() < 0.5 else {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.3, 0.8)}}
-    scene["floor"] = {"type": "rectangle", "to_world": mi.ScalarTransform4f().rotate([1, 0, 0], -90).scale(6 if room else 30),
-                      "bsdf": floor_bsdf}
+    floor_bsdf = (
+        _bsdf(rng, mi, opaque=True)
+        if rng.random() < 0.5
+        else {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.3, 0.8)}}
+    )
+    scene["floor"] = {
+        "type": "rectangle",
+        "to_world": mi.ScalarTransform4f().rotate([1, 0, 0], -90).scale(6 if room else 30),
+        "bsdf": floor_bsdf,
+    }
     if room:
         wall = {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.2, 0.85)}}
         T = mi.ScalarTransform4f()
         scene["back"] = {"type": "rectangle", "to_world": T.translate([0, 3, -4]).scale(6), "bsdf": wall}
-        scene["left"] = {"type": "rectangle", "to_world": T.translate([-4, 3, 0]).rotate([0, 1, 0], 90).scale(6),
-                         "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.2, 0.85)}}}
-        scene["right"] = {"type": "rectangle", "to_world": T.translate([4, 3, 0]).rotate([0, 1, 0], -90).scale(6),
-                          "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.2, 0.85)}}}
+        scene["left"] = {
+            "type": "rectangle",
+            "to_world": T.translate([-4, 3, 0]).rotate([0, 1, 0], 90).scale(6),
+            "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.2, 0.85)}},
+        }
+        scene["right"] = {
+            "type": "rectangle",
+            "to_world": T.translate([4, 3, 0]).rotate([0, 1, 0], -90).scale(6),
+            "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": _rgb(rng, 0.2, 0.85)}},
+        }
         if rng.random() < 0.6:
-            scene["ceiling"] = {"type": "rectangle", "to_world": T.translate([0, 5, 0]).rotate([1, 0, 0], 90).scale(6), "bsdf": wall}
+            scene["ceiling"] = {
+                "type": "rectangle",
+                "to_world": T.translate([0, 5, 0]).rotate([1, 0, 0], 90).scale(6),
+                "bsdf": wall,
+            }
 
     # objects
     shapes = ["sphere", "cube", "cylinder", "mesh", "disk"]
@@ -163,7 +210,10 @@ def random_scene(seed: int, size: int | tuple[int, int] = 128, sampler: str = "i
         elif kind == "cube":
             obj = {"type": "cube", "to_world": T.rotate([1, 0, 0], float(rng.uniform(-30, 30))).scale(s * 0.8)}
         elif kind == "cylinder":
-            obj = {"type": "cylinder", "to_world": T.translate([0, -s, 0]).rotate([1, 0, 0], -90).scale([s * 0.6, s * 0.6, 2 * s])}
+            obj = {
+                "type": "cylinder",
+                "to_world": T.translate([0, -s, 0]).rotate([1, 0, 0], -90).scale([s * 0.6, s * 0.6, 2 * s]),
+            }
         elif kind == "mesh":
             scene[f"obj{i}"] = _mesh(rng, mi, f"mesh{i}", bsdf, T.scale(s * 0.8))
             continue
@@ -175,8 +225,12 @@ def random_scene(seed: int, size: int | tuple[int, int] = 128, sampler: str = "i
     # lights: at least one; environment only matters when the room is open
     n_lights = 0
     if not room or rng.random() < 0.3:
-        scene["env"] = {"type": "envmap", "bitmap": _envmap(rng, mi), "scale": float(rng.uniform(0.3, 1.5)),
-                        "to_world": mi.ScalarTransform4f().rotate([0, 1, 0], float(rng.uniform(0, 360)))}
+        scene["env"] = {
+            "type": "envmap",
+            "bitmap": _envmap(rng, mi),
+            "scale": float(rng.uniform(0.3, 1.5)),
+            "to_world": mi.ScalarTransform4f().rotate([0, 1, 0], float(rng.uniform(0, 360))),
+        }
         n_lights += 1
     while n_lights == 0 or rng.random() < 0.45:
         kind = rng.choice(["area", "area", "point", "spot", "sphere_light"])
@@ -185,18 +239,32 @@ def random_scene(seed: int, size: int | tuple[int, int] = 128, sampler: str = "i
         col = np.array(_rgb(rng, 0.6, 1.0))
         if kind == "area":
             s = float(rng.uniform(0.3, 1.2))
-            scene[f"light{n_lights}"] = {"type": "rectangle",
-                                         "to_world": mi.ScalarTransform4f().translate(pos).rotate([1, 0, 0], 90).scale(s),
-                                         "emitter": {"type": "area", "radiance": {"type": "rgb", "value": list(col * power / (s * s))}}}
+            scene[f"light{n_lights}"] = {
+                "type": "rectangle",
+                "to_world": mi.ScalarTransform4f().translate(pos).rotate([1, 0, 0], 90).scale(s),
+                "emitter": {"type": "area", "radiance": {"type": "rgb", "value": list(col * power / (s * s))}},
+            }
         elif kind == "sphere_light":
             r = float(rng.uniform(0.1, 0.4))
-            scene[f"light{n_lights}"] = {"type": "sphere", "center": pos, "radius": r,
-                                         "emitter": {"type": "area", "radiance": {"type": "rgb", "value": list(col * power / (4 * r * r))}}}
+            scene[f"light{n_lights}"] = {
+                "type": "sphere",
+                "center": pos,
+                "radius": r,
+                "emitter": {"type": "area", "radiance": {"type": "rgb", "value": list(col * power / (4 * r * r))}},
+            }
         elif kind == "point":
-            scene[f"light{n_lights}"] = {"type": "point", "position": pos, "intensity": {"type": "rgb", "value": list(col * power * 2)}}
+            scene[f"light{n_lights}"] = {
+                "type": "point",
+                "position": pos,
+                "intensity": {"type": "rgb", "value": list(col * power * 2)},
+            }
         else:
-            scene[f"light{n_lights}"] = {"type": "spot", "to_world": _look_at(mi, pos, [float(rng.uniform(-1, 1)), 0, float(rng.uniform(-1, 1))]),
-                                         "cutoff_angle": float(rng.uniform(20, 50)), "intensity": {"type": "rgb", "value": list(col * power * 3)}}
+            scene[f"light{n_lights}"] = {
+                "type": "spot",
+                "to_world": _look_at(mi, pos, [float(rng.uniform(-1, 1)), 0, float(rng.uniform(-1, 1))]),
+                "cutoff_angle": float(rng.uniform(20, 50)),
+                "intensity": {"type": "rgb", "value": list(col * power * 3)},
+            }
         n_lights += 1
 
     # camera on an orbit looking at the scene; thin lens sometimes for depth of field
@@ -204,10 +272,13 @@ def random_scene(seed: int, size: int | tuple[int, int] = 128, sampler: str = "i
     x = dist * math.sin(ang)
     origin = [float(np.clip(x, -3.5, 3.5) if room else x), float(elev), float(dist * math.cos(ang))]
     target = [float(rng.uniform(-1, 1)), float(rng.uniform(0.2, 1.0)), float(rng.uniform(-1, 0.5))]
-    sensor = {"type": "perspective", "fov": float(rng.uniform(30, 60)), "to_world": _look_at(mi, origin, target),
-              "film": {"type": "hdrfilm", "width": w, "height": h, "rfilter": {"type": "box"},
-                       "pixel_format": "rgb"},
-              "sampler": {"type": SAMPLERS[sampler], "sample_count": 4}}
+    sensor = {
+        "type": "perspective",
+        "fov": float(rng.uniform(30, 60)),
+        "to_world": _look_at(mi, origin, target),
+        "film": {"type": "hdrfilm", "width": w, "height": h, "rfilter": {"type": "box"}, "pixel_format": "rgb"},
+        "sampler": {"type": SAMPLERS[sampler], "sample_count": 4},
+    }
     if rng.random() < 0.25:
         sensor["type"] = "thinlens"
         sensor["aperture_radius"] = float(rng.uniform(0.03, 0.15))

@@ -8,6 +8,7 @@ typed sections are an error, so a typo cannot silently train the wrong thing.
 key by key (mappings merge, everything else replaces; `null` clears a key): a later training
 stage states only what it changes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -127,7 +128,9 @@ def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = N
         k, v = item.split("=", 1)
         _set_dotted(raw, k, yaml.safe_load(v))
     check_keys(raw, {"task", "optim", "run", "card"}, "the config's sections")
-    return TrainConfig(task=dict(raw.get("task") or {}),
-                       optim=_typed(OptimConfig, raw.get("optim") or {}, "optim"),
-                       run=_typed(RunConfig, raw.get("run") or {}, "run"),
-                       card=dict(raw.get("card") or {}))
+    return TrainConfig(
+        task=dict(raw.get("task") or {}),
+        optim=_typed(OptimConfig, raw.get("optim") or {}, "optim"),
+        run=_typed(RunConfig, raw.get("run") or {}, "run"),
+        card=dict(raw.get("card") or {}),
+    )

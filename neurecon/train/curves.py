@@ -1,4 +1,5 @@
 """Training-curve PNG from the metrics history (training loss and every validation metric)."""
+
 from __future__ import annotations
 
 from pathlib import Path

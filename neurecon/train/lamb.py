@@ -1,4 +1,5 @@
 """LAMB (You et al. 2020): Adam moments with a per-layer trust ratio ‖w‖/‖update‖."""
+
 from __future__ import annotations
 
 import torch

@@ -3,12 +3,14 @@
 A *task* (denoising, super-resolution, a loss specialiser, …) says how to build the model, draw
 a batch, compute the loss and validate; the trainer owns everything else: optimiser and LR
 schedule, gradient clipping, an optional moving average of the weights (`optim.ema`),
-`torch.distributed` (DDP over gloo on CPU), periodic validation with keep-the-best, atomic checkpoints and exact resume (model, optimiser, schedule, step and every RNG,
-including the task's), JSONL metrics, a training-curve PNG and optional TensorBoard.
+`torch.distributed` (DDP over gloo on CPU), periodic validation with keep-the-best, atomic
+checkpoints and exact resume (model, optimiser, schedule, step and every RNG, including the
+task's), JSONL metrics, a training-curve PNG and optional TensorBoard.
 
 Layout of `run.out`:  last.pt (resume), best.pt (weights + spec of the best validation),
 metrics.jsonl, curves.png, config.yaml.
 """
+
 from __future__ import annotations
 
 import copy
@@ -148,7 +150,8 @@ class Trainer:
         self.opt = build_optimizer(self.model.parameters(), config.optim)
         self.ema = WeightEMA(self.model, config.optim.ema) if config.optim.ema else None
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: lr_factor(s, config.run.iterations, config.optim))
+            self.opt, lambda s: lr_factor(s, config.run.iterations, config.optim)
+        )
         self.step = 0
         self.elapsed_before = 0.0  # training seconds of earlier sessions (resume)
         self._t0 = time.perf_counter()
@@ -162,11 +165,20 @@ class Trainer:
         return self.rank == 0
 
     def checkpoint(self) -> dict:
-        return {"spec": self.task.model_spec(self.model), "model": self.model.state_dict(),
-                "optim": self.opt.state_dict(), "sched": self.sched.state_dict(), "step": self.step,
-                "best": self.best, "rng": _rng_state(), "task": self.task.state_dict(),
-                "config": self.cfg.to_dict(), "world": self.world, "elapsed_s": self.elapsed,
-                **({"ema": self.ema.model.state_dict()} if self.ema else {})}
+        return {
+            "spec": self.task.model_spec(self.model),
+            "model": self.model.state_dict(),
+            "optim": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "step": self.step,
+            "best": self.best,
+            "rng": _rng_state(),
+            "task": self.task.state_dict(),
+            "config": self.cfg.to_dict(),
+            "world": self.world,
+            "elapsed_s": self.elapsed,
+            **({"ema": self.ema.model.state_dict()} if self.ema else {}),
+        }
 
     @property
     def eval_model(self) -> nn.Module:
@@ -197,8 +209,10 @@ class Trainer:
             # the kept best was scored on other weights (raw vs averaged): compare afresh
             self.best = None
             if self.is_main:
-                print(f"optim.ema changed ({saved_ema} → {self.cfg.optim.ema}) on resume: "
-                      "the best validation so far is forgotten, best.pt is replaced at the next check")
+                print(
+                    f"optim.ema changed ({saved_ema} → {self.cfg.optim.ema}) on resume: "
+                    "the best validation so far is forgotten, best.pt is replaced at the next check"
+                )
         self.elapsed_before = ck.get("elapsed_s", 0.0)
         _set_rng_state(ck["rng"])
         self.task.load_state_dict(ck["task"])
@@ -242,9 +256,16 @@ class Trainer:
         if better:
             self.best = value
             if self.is_main:
-                atomic_save({"spec": self.task.model_spec(model), "model": model.state_dict(),
-                             "step": self.step, self.task.monitor: value, "config": self.cfg.to_dict()},
-                            self.out / "best.pt")
+                atomic_save(
+                    {
+                        "spec": self.task.model_spec(model),
+                        "model": model.state_dict(),
+                        "step": self.step,
+                        self.task.monitor: value,
+                        "config": self.cfg.to_dict(),
+                    },
+                    self.out / "best.pt",
+                )
         self.log({"step": self.step, **{f"val_{k}": v for k, v in metrics.items()}})
         return metrics
 
@@ -260,8 +281,13 @@ class Trainer:
         elif self.is_main and (self.out / "metrics.jsonl").exists():
             (self.out / "metrics.jsonl").unlink()
         t0 = self._t0 = time.perf_counter()
-        bar = tqdm(total=run.iterations, initial=self.step, disable=not (self.progress and self.is_main),
-                   desc=f"train {self.out.name}", unit="it")
+        bar = tqdm(
+            total=run.iterations,
+            initial=self.step,
+            disable=not (self.progress and self.is_main),
+            desc=f"train {self.out.name}",
+            unit="it",
+        )
         self.model.train()
         running: dict[str, float] = {}
         n_run = 0
@@ -286,8 +312,9 @@ class Trainer:
             if self.step % run.log_every == 0 or self.step == run.iterations:
                 rec = {k: v / n_run for k, v in running.items()}
                 bar.set_postfix(loss=f"{rec['loss']:.4f}")
-                self.log({"step": self.step, "lr": self.sched.get_last_lr()[0],
-                          "elapsed_s": round(self.elapsed, 2), **rec})
+                self.log(
+                    {"step": self.step, "lr": self.sched.get_last_lr()[0], "elapsed_s": round(self.elapsed, 2), **rec}
+                )
                 running, n_run = {}, 0
             if self.step % run.val_every == 0 or self.step == run.iterations:
                 if self.is_main:

@@ -6,18 +6,19 @@ noisy, detailed regions are seen more often than flat walls. Augmentation: flips
 (world-space normals need no change), and exposure scaling (colour × s, variance × s²), which
 keeps the network honest about HDR range.
 """
+
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ...io import find_frames
 from .frames import REFERENCE, Frame, importance_table, read_scene
+
 
 def scene_seed(name: str) -> int | None:
     """The seed in a rendered scene's name (`scene000234`, `scene000234_ldsampler`), else None."""
@@ -56,10 +57,17 @@ def _frame_bytes(frame: Frame) -> int:
     return sum(t.nbytes for t in frame.inputs.values()) + importance_table(frame).nbytes
 
 
-def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[str],
-                limit: int | None = None, progress: bool = False,
-                seeds: Sequence[int] | None = None, copies: int = 1, pack: str | None = None,
-                mapped: int = 0) -> list[Frame]:
+def load_frames(
+    root: str | Path,
+    spp: Sequence[int] | None,
+    buffers: Sequence[str],
+    limit: int | None = None,
+    progress: bool = False,
+    seeds: Sequence[int] | None = None,
+    copies: int = 1,
+    pack: str | None = None,
+    mapped: int = 0,
+) -> list[Frame]:
     """Read every (scene, spp) pair below `root` (one split's directory) with the needed buffers,
     for the scenes `select_scenes(limit, seeds)` picks (so a config names the exact scenes).
 
@@ -82,18 +90,28 @@ def load_frames(root: str | Path, spp: Sequence[int] | None, buffers: Sequence[s
     frames: list[Frame] = []
     names = select_scenes(sets, limit, seeds)
     if not names:
-        raise FileNotFoundError(f"no scenes under {root} with limit {limit}"
-                                + (f" and seeds in {list(seeds)}" if seeds is not None else ""))
+        raise FileNotFoundError(
+            f"no scenes under {root} with limit {limit}" + (f" and seeds in {list(seeds)}" if seeds is not None else "")
+        )
     if pack:
         from .packed import ensure_packs, open_pack, pack_dir
 
         metas = ensure_packs(sets, names, spp, planes, pack, pack_dir(root), progress)
-        _check_fits(root, sum(m["size"] for m in metas.values()) + mapped, len(names), 1,
-                    f"packed in {pack}" + (" (plus the packs already mapped)" if mapped else ""))
+        _check_fits(
+            root,
+            sum(m["size"] for m in metas.values()) + mapped,
+            len(names),
+            1,
+            f"packed in {pack}" + (" (plus the packs already mapped)" if mapped else ""),
+        )
         for name in names:
             arrays = open_pack(pack_dir(root), name, metas[name])
-            frames += [Frame(name, s, {p: arrays[f"{s}/{p}"] for p in planes}, arrays["reference"],
-                             arrays[f"{s}/table"].numpy()) for s in metas[name]["key"]["spp"]]
+            frames += [
+                Frame(
+                    name, s, {p: arrays[f"{s}/{p}"] for p in planes}, arrays["reference"], arrays[f"{s}/table"].numpy()
+                )
+                for s in metas[name]["key"]["spp"]
+            ]
     else:
         for i, name in enumerate(tqdm(names, desc=f"load {root.name}", disable=not progress, unit="scene")):
             frames += read_scene(sets[name], [s for s in sets[name].inputs if not spp or s in spp], planes)
@@ -121,8 +139,10 @@ def _check_fits(root: Path, total: int, scenes: int, copies: int, how: str, alre
     else:
         need = f"{total / 2**30:.1f} GiB, shared by the processes"
         fix = "or pack it in bf16" if "fp32" in how else "or free some memory"
-    raise MemoryError(f"{scenes} scenes from {root}, {how}, need {need}; {free / 2**30:.1f} GiB is free: "
-                      f"narrow task.data.train_seeds or train_limit, {fix}")
+    raise MemoryError(
+        f"{scenes} scenes from {root}, {how}, need {need}; {free / 2**30:.1f} GiB is free: "
+        f"narrow task.data.train_seeds or train_limit, {fix}"
+    )
 
 
 def pack_bytes_of(frames: list[Frame]) -> int:
@@ -134,8 +154,16 @@ def pack_bytes_of(frames: list[Frame]) -> int:
 class PatchSampler:
     """Infinite iterator of training batches {buffer: N×C×P×P, "reference": N×3×P×P}."""
 
-    def __init__(self, frames: list[Frame], patch: int = 64, batch: int = 8, importance: float = 0.5,
-                 exposure_range: float = 4.0, seed: int = 0, candidates: int = 16):
+    def __init__(
+        self,
+        frames: list[Frame],
+        patch: int = 64,
+        batch: int = 8,
+        importance: float = 0.5,
+        exposure_range: float = 4.0,
+        seed: int = 0,
+        candidates: int = 16,
+    ):
         self.frames, self.patch, self.batch = frames, patch, batch
         self.importance, self.exposure_range, self.candidates = importance, exposure_range, candidates
         self.rng = np.random.default_rng(seed)
@@ -163,8 +191,8 @@ class PatchSampler:
             i = int(self.rng.integers(len(self.frames)))
             f = self.frames[i]
             y, x = self._pick(i)
-            crop = {k: v[..., y:y + P, x:x + P].float() for k, v in f.inputs.items()}
-            crop[REFERENCE] = f.reference[..., y:y + P, x:x + P]
+            crop = {k: v[..., y : y + P, x : x + P].float() for k, v in f.inputs.items()}
+            crop[REFERENCE] = f.reference[..., y : y + P, x : x + P]
             s = float(np.exp(self.rng.uniform(-1, 1) * np.log(self.exposure_range)))
             rot, flip = int(self.rng.integers(4)), bool(self.rng.integers(2))
             for k, v in crop.items():

@@ -7,11 +7,11 @@ shows the output at the slider's λ next to the noisy input (and the reference w
 reference, relMSE / SMAPE / DSSIM per λ. Every λ's output is also written as an EXR, so the
 artist can keep the one they chose.
 """
+
 from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,14 +49,24 @@ def sweep(den: Denoiser, buf: Buffers, lambdas=DEFAULT_LAMBDAS) -> tuple[dict[fl
         tail.append(sess.last_seconds)
     change = statistics.median(tail)
     full = sess.feature_seconds + change
-    timing = {"features_seconds": sess.feature_seconds, "lambda_change_seconds": change,
-              "full_denoise_seconds": full, "speedup": full / change if change > 0 else float("inf"),
-              "precision": den.precision}
+    timing = {
+        "features_seconds": sess.feature_seconds,
+        "lambda_change_seconds": change,
+        "full_denoise_seconds": full,
+        "speedup": full / change if change > 0 else float("inf"),
+        "precision": den.precision,
+    }
     return outs, timing
 
 
-def explore(den: Denoiser, buf: Buffers, out_dir: str | Path, lambdas=DEFAULT_LAMBDAS,
-            reference: np.ndarray | None = None, title: str = "neurecon λ explorer") -> tuple[Path, dict]:
+def explore(
+    den: Denoiser,
+    buf: Buffers,
+    out_dir: str | Path,
+    lambdas=DEFAULT_LAMBDAS,
+    reference: np.ndarray | None = None,
+    title: str = "neurecon λ explorer",
+) -> tuple[Path, dict]:
     """Sweep λ, write one EXR per λ, `lambda.json` and the slider page; returns the page's path
     and the sweep's timing."""
     out = Path(out_dir)
@@ -67,12 +77,28 @@ def explore(den: Denoiser, buf: Buffers, out_dir: str | Path, lambdas=DEFAULT_LA
     out.mkdir(parents=True, exist_ok=True)
     for lam, img in outs.items():
         write_image(out / exr_name(lam), img)
-    table = ({lam: metrics.denoise_metrics(img, reference) for lam, img in outs.items()}
-             if reference is not None else {})
+    table = {lam: metrics.denoise_metrics(img, reference) for lam, img in outs.items()} if reference is not None else {}
     model = den.card.get("name", "λ model")
-    page = write_lambda_page(out, outs, buf["color"], timing, reference=reference, table=table,
-                             title=title, notes=f"model {model}", exr_names=[exr_name(l) for l in outs])
-    (out / "lambda.json").write_text(json.dumps(
-        {"model": model, "lambdas": list(outs), "timing": timing,
-         "metrics": {f"{lam:g}": m for lam, m in table.items()}}, indent=1))
+    page = write_lambda_page(
+        out,
+        outs,
+        buf["color"],
+        timing,
+        reference=reference,
+        table=table,
+        title=title,
+        notes=f"model {model}",
+        exr_names=[exr_name(l) for l in outs],
+    )
+    (out / "lambda.json").write_text(
+        json.dumps(
+            {
+                "model": model,
+                "lambdas": list(outs),
+                "timing": timing,
+                "metrics": {f"{lam:g}": m for lam, m in table.items()},
+            },
+            indent=1,
+        )
+    )
     return page, timing

@@ -1,9 +1,10 @@
 """A denoising frame in memory: one scene's input planes at one spp level, its reference, and
 the patch sampler's importance table. `packed` freezes exactly what these functions compute."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

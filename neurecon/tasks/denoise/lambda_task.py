@@ -1,5 +1,6 @@
 """§4.3 modular training of λ control: the frozen backbone plus a gated loss specialiser per
 kernel scale, trained with the asymmetric loss."""
+
 from __future__ import annotations
 
 import torch
@@ -27,9 +28,11 @@ class LambdaTask(DenoiseTask):
     def describe(cfg: dict) -> str:
         t = cfg["task"]
         gated = "gated " if t.get("gated", True) else ""
-        return (f"λ control (§4): {gated}loss specialisers ({t.get('blocks', 2)} residual blocks per kernel scale) "
-                f"on the frozen backbone `{t.get('backbone', 'default')}`, trained with the asymmetric loss around "
-                f"{t.get('loss', 'smape')}, log λ ~ U(0, log 10).")
+        return (
+            f"λ control (§4): {gated}loss specialisers ({t.get('blocks', 2)} residual blocks per kernel scale) "
+            f"on the frozen backbone `{t.get('backbone', 'default')}`, trained with the asymmetric loss around "
+            f"{t.get('loss', 'smape')}, log λ ~ U(0, log 10)."
+        )
 
     def __init__(self, cfg):
         t = dict(cfg.task)
@@ -65,8 +68,9 @@ class LambdaTask(DenoiseTask):
         n, _, h, w = like.shape
         g = self.lam_rng
         const = torch.rand(n, 1, 1, 1, generator=g).expand(n, 1, h, w)
-        smooth = torch.nn.functional.interpolate(torch.rand(n, 1, 4, 4, generator=g), size=(h, w),
-                                                 mode="bilinear", align_corners=True)
+        smooth = torch.nn.functional.interpolate(
+            torch.rand(n, 1, 4, 4, generator=g), size=(h, w), mode="bilinear", align_corners=True
+        )
         pick = (torch.arange(n) % 2 == 0).view(n, 1, 1, 1)
         return torch.exp(torch.where(pick, const, smooth) * torch.log(torch.tensor(10.0)))
 

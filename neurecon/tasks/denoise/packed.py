@@ -19,6 +19,7 @@ arrays. Configs with other planes or levels get packs of their own, and a change
 file makes a new pack. Old packs are not deleted: `.packed/` may be removed at any time. Ranks
 packing the same split at once split the work through one lock file per scene.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -26,9 +27,8 @@ import functools
 import hashlib
 import inspect
 import json
-import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -50,8 +50,16 @@ def pack_dir(split: Path) -> Path:
 def _code_version() -> str:
     """A hash of the code whose output a pack freezes (sanitising, tensor layout, the sampler's
     importance table, the pack's own layout): editing any of it makes new packs, not stale ones."""
-    parts = [Buffers.sanitize, Buffers.to_tensor, frames.read_scene, frames.importance_map, frames.importance_table,
-             _read_scene, write_pack, _write_arrays]
+    parts = [
+        Buffers.sanitize,
+        Buffers.to_tensor,
+        frames.read_scene,
+        frames.importance_map,
+        frames.importance_table,
+        _read_scene,
+        write_pack,
+        _write_arrays,
+    ]
     return hashlib.sha1("".join(inspect.getsource(p) for p in parts).encode()).hexdigest()[:12]
 
 
@@ -60,8 +68,10 @@ def pack_key(fs: FrameSet, spp: Sequence[int], planes: Sequence[str], dtype: str
     ref_tag = "ref" if "ref" in fs.files else fs.reference_spp
     used = {str(s): {p: fs.files[s][p] for p in planes if p in fs.files[s]} for s in spp}
     used["ref"] = {"color": fs.files[ref_tag]["color"]} if ref_tag in fs.files else {}
-    files = {t: {p: [path.name, path.stat().st_size, path.stat().st_mtime_ns] for p, path in sorted(level.items())}
-             for t, level in used.items()}
+    files = {
+        t: {p: [path.name, path.stat().st_size, path.stat().st_mtime_ns] for p, path in sorted(level.items())}
+        for t, level in used.items()
+    }
     return {"code": _code_version(), "dtype": dtype, "planes": list(planes), "spp": list(spp), "files": files}
 
 
@@ -87,14 +97,16 @@ def _read_scene(fs: FrameSet, spp: Sequence[int], planes: Sequence[str]) -> dict
 def write_pack(fs: FrameSet, key: dict, out: Path) -> None:
     """Pack one scene as `key` describes it into its .bin and .json (each written to a temp file,
     synced and renamed into place; the .json last, so a .json always has its whole .bin)."""
-    for attempt in range(3):
+    for _ in range(3):
         arrays = _read_scene(fs, key["spp"], key["planes"])
         if pack_key(fs, key["spp"], key["planes"], key["dtype"]) == key:
             break
         key = pack_key(fs, key["spp"], key["planes"], key["dtype"])  # a file changed while read: again
     else:
-        raise RuntimeError(f"the files of scene {fs.name} kept changing while it was packed; is a render "
-                           f"still writing into {fs.files[key['spp'][0]]['color'].parent}?")
+        raise RuntimeError(
+            f"the files of scene {fs.name} kept changing while it was packed; is a render "
+            f"still writing into {fs.files[key['spp'][0]]['color'].parent}?"
+        )
     index, offset = {}, 0
     for name, t in arrays.items():
         if name != "reference" and not name.endswith("/table"):
@@ -103,9 +115,13 @@ def write_pack(fs: FrameSet, key: dict, out: Path) -> None:
         index[name] = {"offset": offset, "dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape)}
         offset += t.numel() * t.element_size()
     out.mkdir(parents=True, exist_ok=True)
-    for path, write in ((_file(out, fs.name, key, ".bin"), lambda f: _write_arrays(f, arrays, index)),
-                        (_file(out, fs.name, key, ".json"),
-                         lambda f: f.write(json.dumps({"key": key, "size": offset, "arrays": index}).encode()))):
+    for path, write in (
+        (_file(out, fs.name, key, ".bin"), lambda f: _write_arrays(f, arrays, index)),
+        (
+            _file(out, fs.name, key, ".json"),
+            lambda f: f.write(json.dumps({"key": key, "size": offset, "arrays": index}).encode()),
+        ),
+    ):
         with atomic_output(path, fsync=True) as tmp, open(tmp, "wb") as f:
             write(f)
 
@@ -135,20 +151,28 @@ def open_pack(out: Path, name: str, meta: dict) -> dict[str, torch.Tensor]:
     for k, m in meta["arrays"].items():
         dt = getattr(torch, m["dtype"])
         n = int(np.prod(m["shape"])) * torch.empty(0, dtype=dt).element_size()
-        arrays[k] = raw[m["offset"]:m["offset"] + n].view(dt).view(m["shape"])
+        arrays[k] = raw[m["offset"] : m["offset"] + n].view(dt).view(m["shape"])
     return arrays
 
 
-def ensure_packs(sets: dict[str, FrameSet], names: Sequence[str], spp: Sequence[int] | None,
-                 planes: Sequence[str], dtype: str, out: Path, progress: bool = False) -> dict[str, dict]:
+def ensure_packs(
+    sets: dict[str, FrameSet],
+    names: Sequence[str],
+    spp: Sequence[int] | None,
+    planes: Sequence[str],
+    dtype: str,
+    out: Path,
+    progress: bool = False,
+) -> dict[str, dict]:
     """Pack every named scene (at the levels in `spp` it has; all of them if None) that has no
     valid pack; return each scene's index. Ranks running this at once take turns per scene: a
     scene locked by another rank is left for a second, waiting pass."""
     from tqdm import tqdm
 
     if dtype not in DTYPES:
-        raise ValueError(f"task.data.pack must be one of {sorted(DTYPES)} (or null for in-memory float32), "
-                         f"got {dtype!r}")
+        raise ValueError(
+            f"task.data.pack must be one of {sorted(DTYPES)} (or null for in-memory float32), got {dtype!r}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     metas: dict[str, dict] = {}
     todo = list(names)

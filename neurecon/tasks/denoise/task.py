@@ -12,12 +12,11 @@ Config (`task:` section)::
     loss: smape            # or a weighted sum such as smape+2*dssim (neurecon.losses.get_loss)
     init: balanced         # optional: start from a shipped model or .pt with the same parameters
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import torch
 
 from ... import metrics
 from ...losses import get_loss
@@ -27,9 +26,20 @@ from ...train.config import check_keys
 from ...train.trainer import dist_info
 from .data import REFERENCE, PatchSampler, load_frames, pack_bytes_of
 
-DATA_DEFAULTS = {"root": "data/mitsuba", "train": "train", "valid": "valid", "spp": [4, 16], "patch": 64,
-                 "batch": 8, "importance": 0.5, "source": "mitsuba", "valid_limit": 8, "train_limit": None,
-                 "train_seeds": None, "pack": None}
+DATA_DEFAULTS = {
+    "root": "data/mitsuba",
+    "train": "train",
+    "valid": "valid",
+    "spp": [4, 16],
+    "patch": 64,
+    "batch": 8,
+    "importance": 0.5,
+    "source": "mitsuba",
+    "valid_limit": 8,
+    "train_limit": None,
+    "train_seeds": None,
+    "pack": None,
+}
 
 
 def train_dirs(data: dict) -> list[str]:
@@ -66,14 +76,27 @@ class DenoiseTask:
         # resolutions people render at); limit and seed range apply to each
         self.train_frames = []
         for d in train_dirs(self.data):
-            self.train_frames += load_frames(root / d, self.data["spp"], buffers, limit=self.data["train_limit"],
-                                             progress=progress, seeds=self.data["train_seeds"], copies=copies,
-                                             pack=self.data["pack"],
-                                             mapped=pack_bytes_of(self.train_frames) if self.data["pack"] else 0)
-        self.valid_frames = load_frames(root / self.data["valid"], self.data["spp"], buffers,
-                                        limit=self.data["valid_limit"], progress=progress)
-        self.sampler = PatchSampler(self.train_frames, self.data["patch"], self.data["batch"],
-                                    self.data["importance"], seed=cfg.run.seed + 1000 * rank)
+            self.train_frames += load_frames(
+                root / d,
+                self.data["spp"],
+                buffers,
+                limit=self.data["train_limit"],
+                progress=progress,
+                seeds=self.data["train_seeds"],
+                copies=copies,
+                pack=self.data["pack"],
+                mapped=pack_bytes_of(self.train_frames) if self.data["pack"] else 0,
+            )
+        self.valid_frames = load_frames(
+            root / self.data["valid"], self.data["spp"], buffers, limit=self.data["valid_limit"], progress=progress
+        )
+        self.sampler = PatchSampler(
+            self.train_frames,
+            self.data["patch"],
+            self.data["batch"],
+            self.data["importance"],
+            seed=cfg.run.seed + 1000 * rank,
+        )
 
     def build_model(self):
         model = build_model(self.spec)
@@ -92,7 +115,10 @@ class DenoiseTask:
             raise ValueError(f"{mismatch}: unexpected {', '.join(unexpected)}")
         changed = sorted(k for k in set(ck["spec"]) | set(model.spec()) if ck["spec"].get(k) != model.spec().get(k))
         if (changed or missing) and dist_info()[0] == 0:
-            print(f"task.init: spec changes {changed}" + (f"; new parameters start fresh: {', '.join(missing)}" if missing else ""))
+            print(
+                f"task.init: spec changes {changed}"
+                + (f"; new parameters start fresh: {', '.join(missing)}" if missing else "")
+            )
         return model
 
     def model_spec(self, model) -> dict:
@@ -154,9 +180,11 @@ def describe_data(task: dict) -> dict:
         seeds = [s for s in map(scene_seed, used) if s is not None]
         out[key]["scenes"] = len(used)
         out[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
-        out[key]["text"] = (f"{len(used)} procedural Mitsuba scenes, {m.get('size')}², noisy {m.get('spp')} spp, "
-                            f"reference {m.get('ref_spp')} spp, seeds {out[key]['seed_range']} "
-                            f"({m.get('renderer')}, {m.get('variant')})")
+        out[key]["text"] = (
+            f"{len(used)} procedural Mitsuba scenes, {m.get('size')}², noisy {m.get('spp')} spp, "
+            f"reference {m.get('ref_spp')} spp, seeds {out[key]['seed_range']} "
+            f"({m.get('renderer')}, {m.get('variant')})"
+        )
     return out
 
 
@@ -167,10 +195,13 @@ def describe_model(task: dict) -> str:
     sources = [d["source"]] if isinstance(d["source"], str) else list(d["source"])
     if m["arch"] == "unet":
         widths = "/".join(map(str, m.get("widths", [16, 24, 32, 48])))
-        net = f"U-Net kernel predictor (widths {widths}), {m.get('kernel', 5)}×{m.get('kernel', 5)} softmax kernels per scale"
+        k = m.get("kernel", 5)
+        net = f"U-Net kernel predictor (widths {widths}), {k}×{k} softmax kernels per scale"
         net += " and the gated albedo ratio" if m.get("albedo_ratio") else ""
     else:
-        net = (f"KPCN ({m.get('blocks', 6)} residual blocks × {m.get('width', 32)}), "
-               f"{m.get('kernel', 21)}×{m.get('kernel', 21)} kernels")
+        net = (
+            f"KPCN ({m.get('blocks', 6)} residual blocks × {m.get('width', 32)}), "
+            f"{m.get('kernel', 21)}×{m.get('kernel', 21)} kernels"
+        )
     text = f"{net}; loss {task.get('loss', 'smape')}; encoders for {', '.join(sources)}"
     return text + (f"; fine-tuned from `{task['init']}`." if task.get("init") else ".")

@@ -21,6 +21,7 @@ HR images are mod-cropped to a multiple of the scale; LR = ``imresize(HR, 1/scal
 MATLAB bicubic) clamped to [0, 1] and, with ``quantize_lr`` (default), rounded to 8 bits as when
 LR images are stored as PNG (the DIV2K convention).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,22 @@ import torch
 from .imresize import bicubic_down, modcrop
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-DEMO_TRAIN = ["astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "motorcycle_left",
-              "motorcycle_right", "camera", "brick", "grass", "gravel", "moon", "coins", "clock"]
+DEMO_TRAIN = [
+    "astronaut",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "motorcycle_left",
+    "motorcycle_right",
+    "camera",
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "coins",
+    "clock",
+]
 DEMO_VALID = ["chelsea", "coffee"]
 
 
@@ -118,7 +133,7 @@ def make_pair(name: str, hr8: np.ndarray, scale: int, quantize_lr: bool = True, 
         h, w = hr8.shape[:2]
         ch, cw = min(h, max_size - max_size % scale), min(w, max_size - max_size % scale)
         y0, x0 = ((h - ch) // 2) // scale * scale, ((w - cw) // 2) // scale * scale
-        hr8 = hr8[y0:y0 + ch, x0:x0 + cw]
+        hr8 = hr8[y0 : y0 + ch, x0 : x0 + cw]
     hr = hr8.astype(np.float32) / 255.0
     lr = np.clip(bicubic_down(hr.astype(np.float64), scale), 0.0, 1.0)
     if quantize_lr:
@@ -126,8 +141,14 @@ def make_pair(name: str, hr8: np.ndarray, scale: int, quantize_lr: bool = True, 
     return SRPair(name, np.ascontiguousarray(hr), np.ascontiguousarray(lr.astype(np.float32)))
 
 
-def make_pairs(source, scale: int, split: str = "train", limit: int | None = None, quantize_lr: bool = True,
-               max_size: int | None = None) -> list[SRPair]:
+def make_pairs(
+    source,
+    scale: int,
+    split: str = "train",
+    limit: int | None = None,
+    quantize_lr: bool = True,
+    max_size: int | None = None,
+) -> list[SRPair]:
     return [make_pair(n, a, scale, quantize_lr, max_size) for n, a in load_hr(source, split, limit)]
 
 
@@ -158,8 +179,16 @@ class PairSampler:
     consume the same random stream and see identical crops for a given seed.
     """
 
-    def __init__(self, pairs: list[SRPair], scale: int, patch: int = 48, batch: int = 16, augment: bool = True,
-                 seed: int = 0, extra: list[tuple[np.ndarray, np.ndarray]] | None = None):
+    def __init__(
+        self,
+        pairs: list[SRPair],
+        scale: int,
+        patch: int = 48,
+        batch: int = 16,
+        augment: bool = True,
+        seed: int = 0,
+        extra: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ):
         if not pairs:
             raise ValueError("no training images")
         small = [p.name for p in pairs if min(p.lr.shape[:2]) < patch]
@@ -180,10 +209,10 @@ class PairSampler:
             h, w = pr.lr.shape[:2]
             i, j = int(self.rng.integers(h - p + 1)), int(self.rng.integers(w - p + 1))
             flips = self.rng.integers(2, size=3).astype(bool) if self.aug else np.zeros(3, bool)
-            arrs = [pr.lr[i:i + p, j:j + p], pr.hr[s * i:s * (i + p), s * j:s * (j + p)]]
+            arrs = [pr.lr[i : i + p, j : j + p], pr.hr[s * i : s * (i + p), s * j : s * (j + p)]]
             if self.extra is not None:
                 lt, ht = self.extra[k]
-                arrs += [lt[i:i + p, j:j + p], ht[s * i:s * (i + p), s * j:s * (j + p)]]
+                arrs += [lt[i : i + p, j : j + p], ht[s * i : s * (i + p), s * j : s * (j + p)]]
             for key, a in zip(("lr", "hr", "lr_t", "hr_t"), augment(arrs, *flips)):
                 cols[key].append(a)
         u = self.rng.random(self.batch)

@@ -16,6 +16,7 @@ The blend is per pixel, so mixing the full images and then cropping equals cropp
 aligned pairs at the same place and mixing the crops — which is what the trainer does (tested).
 KD, for comparison, trains on (x, ŷ): noise-free target but an LR that does not match it.
 """
+
 from __future__ import annotations
 
 import math

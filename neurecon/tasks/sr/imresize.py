@@ -19,6 +19,7 @@ never over pixels. Works on numpy arrays (H×W or H×W×C; computed in float64, 
 float dtype, uint8 in → rounded uint8 out like MATLAB) and on torch tensors (…×H×W, computed in
 the tensor's dtype, differentiable).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,9 @@ def output_length(in_length: int, scale: float) -> int:
 
 
 @lru_cache(maxsize=256)
-def contributions(in_length: int, out_length: int, scale: float, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def contributions(
+    in_length: int, out_length: int, scale: float, antialias: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights (out×P, float64, rows sum to 1) and 0-based input indices (out×P, already mirrored)."""
     width = 4.0
     shrink = scale < 1 and antialias
@@ -79,7 +82,7 @@ def _resize_axis_np(a: np.ndarray, axis: int, out_len: int, scale: float, antial
     w, idx = contributions(a.shape[axis], out_len, float(scale), antialias)
     shape = [1] * a.ndim
     shape[axis] = out_len
-    out = np.zeros(a.shape[:axis] + (out_len,) + a.shape[axis + 1:], dtype=np.float64)
+    out = np.zeros(a.shape[:axis] + (out_len,) + a.shape[axis + 1 :], dtype=np.float64)
     for p in range(w.shape[1]):
         out += w[:, p].reshape(shape) * np.take(a, idx[:, p], axis=axis)
     return out
@@ -113,8 +116,12 @@ def _scales(scale, output_shape, in_hw) -> tuple[tuple[float, float], tuple[int,
     return (float(sh), float(sw)), (output_length(in_hw[0], sh), output_length(in_hw[1], sw))
 
 
-def imresize(img, scale: float | tuple[float, float] | None = None, output_shape: tuple[int, int] | None = None,
-             antialias: bool = True):
+def imresize(
+    img,
+    scale: float | tuple[float, float] | None = None,
+    output_shape: tuple[int, int] | None = None,
+    antialias: bool = True,
+):
     """Resize like MATLAB ``imresize(img, scale, 'bicubic')``.
 
     numpy: H×W or H×W×C (channels last). torch: …×H×W (channels first, any leading dims).

@@ -11,6 +11,7 @@
   from :func:`neurecon.metrics.ssim` (Gaussian 11×11, σ = 1.5, K1 = 0.01, K2 = 0.03, valid region —
   the same as BasicSR's ``_ssim`` on 0–255 values with C1 = (0.01·255)², C2 = (0.03·255)²).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Model presets of the SR task: the papers' generator sizes and small ones that train on a CPU.
 A task config names one (``model: {preset: edsr_baseline_s, n_feats: 24}``); the result is a
 spec for :mod:`neurecon.nn.sr`."""
+
 from __future__ import annotations
 
 PRESETS: dict[str, dict] = {
@@ -31,5 +32,3 @@ def resolve_preset(model_cfg: dict, scale: int) -> dict:
         raise ValueError(f"model scale {spec['scale']} differs from the task scale {scale}")
     spec["scale"] = int(scale)
     return spec
-
-

@@ -23,20 +23,20 @@ computed once and cached (``cache: auto`` → ``<parent of run.out>/sr_teacher_c
 shared by runs on the same teacher and data; ``none`` keeps them in memory only; or a file path).
 Validation: PSNR-Y / SSIM-Y (BasicSR conventions, border = scale) on whole valid images.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...infer.upscale import upscale_array, upscale_tensor
 from ...io.atomic import atomic_save
 from ...losses import get_loss
 from ...models import build_model, load_model, read_file
-from ...infer.upscale import upscale_array, upscale_tensor
 from ...train.config import check_keys
 from ...train.trainer import dist_info
 from . import models as sr_models
@@ -46,8 +46,18 @@ from .metrics import sr_metrics
 
 RECIPES = ("vanilla", "kd", "eco")
 TASK_KEYS = {"name", "recipe", "scale", "data", "model", "loss", "teacher", "eco"}
-DATA_DEFAULTS = {"train": "demo", "valid": "demo", "patch": 48, "batch": 16, "augment": True, "quantize_lr": True,
-                 "train_limit": None, "valid_limit": None, "valid_max_size": None, "valid_tile": 0}
+DATA_DEFAULTS = {
+    "train": "demo",
+    "valid": "demo",
+    "patch": 48,
+    "batch": 16,
+    "augment": True,
+    "quantize_lr": True,
+    "train_limit": None,
+    "valid_limit": None,
+    "valid_max_size": None,
+    "valid_tile": 0,
+}
 TEACHER_DEFAULTS = {"model": None, "tile": 128, "cache": "auto"}
 ECO_DEFAULTS = {"schedule": "sigmoid", "shift": 0.0, "per_sample": False, "a": 1.0}
 
@@ -82,8 +92,9 @@ def fingerprint(teacher, pairs, scale: int) -> str:
     return h.hexdigest()
 
 
-def teacher_outputs(teacher, pairs, scale: int, tile: int = 128, cache: str | Path | None = None,
-                    progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+def teacher_outputs(
+    teacher, pairs, scale: int, tile: int = 128, cache: str | Path | None = None, progress: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(D(ŷ), ŷ)] for every training pair; ŷ = clamp(T(whole LR), 0, 1), computed once (cached)."""
     fp = fingerprint(teacher, pairs, scale)
     path = None
@@ -130,8 +141,9 @@ class SRTask:
         self.verbose = rank == 0
         d = self.data
         self.train_pairs = make_pairs(d["train"], self.scale, "train", d["train_limit"], d["quantize_lr"])
-        self.valid_pairs = make_pairs(d["valid"], self.scale, "valid", d["valid_limit"], d["quantize_lr"],
-                                      d["valid_max_size"])
+        self.valid_pairs = make_pairs(
+            d["valid"], self.scale, "valid", d["valid_limit"], d["quantize_lr"], d["valid_max_size"]
+        )
         self.teacher, extra = None, None
         if self.recipe in ("kd", "eco"):
             self.teacher, _ = load_teacher(self.teacher_cfg["model"], self.scale)
@@ -140,10 +152,18 @@ class SRTask:
                 cache = Path(cfg.run.out).parent / "sr_teacher_cache"
             elif cache in (None, "none", False):
                 cache = None
-            extra = teacher_outputs(self.teacher, self.train_pairs, self.scale, self.teacher_cfg["tile"], cache,
-                                    progress=self.verbose)
-        self.sampler = PairSampler(self.train_pairs, self.scale, d["patch"], d["batch"], d["augment"],
-                                   seed=cfg.run.seed + 1000 * rank, extra=extra)
+            extra = teacher_outputs(
+                self.teacher, self.train_pairs, self.scale, self.teacher_cfg["tile"], cache, progress=self.verbose
+            )
+        self.sampler = PairSampler(
+            self.train_pairs,
+            self.scale,
+            d["patch"],
+            d["batch"],
+            d["augment"],
+            seed=cfg.run.seed + 1000 * rank,
+            extra=extra,
+        )
 
     # what the model card says -----------------------------------------------------------------
     @staticmethod
@@ -152,12 +172,17 @@ class SRTask:
         spec = sr_models.resolve_preset(t.get("model") or {"preset": "edsr_baseline_s"}, int(t.get("scale", 2)))
         recipe = t.get("recipe", "vanilla")
         teacher = (t.get("teacher") or {}).get("model")
-        how = {"vanilla": "L1 on the real pairs", "kd": f"L1 towards the teacher `{teacher}`'s SR (KD)",
-               "eco": f"ECO: the teacher `{teacher}`'s noise-free pairs mixed with the real ones ({t.get('eco') or {}})"}
-        return (f"×{spec['scale']} single-image super-resolution, `{spec['arch']}` "
-                f"({', '.join(f'{k}={v}' for k, v in spec.items() if k not in ('arch', 'scale'))}), recipe {recipe}: "
-                f"{how.get(recipe, recipe)}; MATLAB bicubic degradation. PSNR-Y / SSIM-Y on BT.601 Y, border = scale, "
-                f"8-bit output (BasicSR conventions).")
+        how = {
+            "vanilla": "L1 on the real pairs",
+            "kd": f"L1 towards the teacher `{teacher}`'s SR (KD)",
+            "eco": f"ECO: the teacher `{teacher}`'s noise-free pairs mixed with the real ones ({t.get('eco') or {}})",
+        }
+        return (
+            f"×{spec['scale']} single-image super-resolution, `{spec['arch']}` "
+            f"({', '.join(f'{k}={v}' for k, v in spec.items() if k not in ('arch', 'scale'))}), recipe {recipe}: "
+            f"{how.get(recipe, recipe)}; MATLAB bicubic degradation. PSNR-Y / SSIM-Y on BT.601 Y, border = scale, "
+            f"8-bit output (BasicSR conventions)."
+        )
 
     @staticmethod
     def describe_data(task: dict) -> dict:
@@ -177,8 +202,12 @@ class SRTask:
         d, scale = {**DATA_DEFAULTS, **(t.get("data") or {})}, int(t.get("scale", 2))
         valid = make_pairs(d["valid"], scale, "valid", d["valid_limit"], d["quantize_lr"])
         m, b = evaluate(model, valid, scale), evaluate("bicubic", valid, scale)
-        return {"valid_psnr_y": m["psnr_y"], "valid_ssim_y": m["ssim_y"],
-                "bicubic_psnr_y": b["psnr_y"], "bicubic_ssim_y": b["ssim_y"]}
+        return {
+            "valid_psnr_y": m["psnr_y"],
+            "valid_ssim_y": m["ssim_y"],
+            "bicubic_psnr_y": b["psnr_y"],
+            "bicubic_ssim_y": b["ssim_y"],
+        }
 
     # Task protocol ---------------------------------------------------------------------------
     def build_model(self):
