@@ -16,6 +16,12 @@ def add_parser(sub) -> None:
     r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
     r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument(
+        "--recipe",
+        metavar="CONFIG",
+        help="render every job a training recipe's render: section names "
+        "(finished scenes are skipped); the other options are ignored",
+    )
     r.set_defaults(func=run)
 
 

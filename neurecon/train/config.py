@@ -5,8 +5,14 @@ the task), `optim`, `run`, and an optional `card` (text for the model card). Unk
 typed sections are an error, so a typo cannot silently train the wrong thing.
 
 `base: other.yaml` (relative to the config's folder) starts from another config and overrides it
-key by key (mappings merge, everything else replaces; `null` clears a key): a later training
-stage states only what it changes.
+key by key (mappings merge, everything else replaces; `null` clears a key).
+
+A shipped recipe is self-contained: its `render:` section lists the render jobs that make its data
+(`neurecon render --recipe CONFIG` runs them), and a model trained in stages lists them under
+`stages:`. Each stage states only what it changes against the stage before it (merged like
+`base:`), trains into `<run.out>/<stage name>` and, unless it names its own `task.init`, starts
+from the previous stage's best weights; `neurecon train CONFIG` runs the stages in order and
+resumes the first unfinished one.
 """
 
 from __future__ import annotations
@@ -46,12 +52,17 @@ class RunConfig:
     precision: str = "fp32"  # fp32 | bf16: the forward pass under bf16 autocast (master weights, loss, validation fp32)
 
 
+SECTIONS = ("task", "optim", "run", "card", "render")
+RENDER_KEYS = {"out", "split", "scenes", "size", "spp", "ref_spp", "seed", "sampler"}
+
+
 @dataclass
 class TrainConfig:
     task: dict[str, Any] = field(default_factory=dict)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     card: dict[str, Any] = field(default_factory=dict)
+    render: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -75,11 +86,18 @@ def _typed(cls, data: dict, where: str):
         default = getattr(cls(), k)
         if isinstance(default, tuple) and isinstance(v, list):
             v = tuple(v)
-        elif isinstance(default, float) and isinstance(v, (int, str)):
+        elif isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ValueError(f"'{where}.{k}' must be true or false, got {v!r}")
+        elif isinstance(default, float) and isinstance(v, (int, str)) and not isinstance(v, bool):
             try:  # YAML 1.1 reads "1e-4" (no dot) as a string
                 v = float(v)
             except ValueError:
                 raise ValueError(f"'{where}.{k}' must be a number, got {v!r}") from None
+        elif isinstance(default, int) and (not isinstance(v, int) or isinstance(v, bool)):
+            raise ValueError(f"'{where}.{k}' must be an integer, got {v!r}")
+        elif isinstance(default, str) and not isinstance(v, str):
+            raise ValueError(f"'{where}.{k}' must be a string, got {v!r}")
         kw[k] = v
     return cls(**kw)
 
@@ -117,20 +135,82 @@ def read_config_file(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     return _merge(read_config_file(path.parent / base, _chain + (path.resolve(),)), raw)
 
 
-def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = None) -> TrainConfig:
-    if isinstance(path_or_dict, dict):
-        raw = dict(path_or_dict)
-    else:
-        raw = read_config_file(Path(path_or_dict))
+def _apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    raw = dict(raw)
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override '{item}' is not KEY=VALUE")
         k, v = item.split("=", 1)
         _set_dotted(raw, k, yaml.safe_load(v))
-    check_keys(raw, {"task", "optim", "run", "card"}, "the config's sections")
+    return raw
+
+
+def _build(raw: dict) -> TrainConfig:
+    check_keys(raw, SECTIONS, "the config's sections")
+    render = raw.get("render") or []
+    if not isinstance(render, list):
+        raise ValueError("'render' is a list of render jobs")
+    for i, job in enumerate(render):
+        check_keys(job, RENDER_KEYS, f"render[{i}]")
     return TrainConfig(
         task=dict(raw.get("task") or {}),
         optim=_typed(OptimConfig, raw.get("optim") or {}, "optim"),
         run=_typed(RunConfig, raw.get("run") or {}, "run"),
         card=dict(raw.get("card") or {}),
+        render=[dict(j) for j in render],
     )
+
+
+def _read(path_or_dict: str | Path | dict) -> dict:
+    return dict(path_or_dict) if isinstance(path_or_dict, dict) else read_config_file(Path(path_or_dict))
+
+
+def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = None) -> TrainConfig:
+    """One training config; a staged recipe gives its last stage (see :func:`load_stages`)."""
+    stages = load_stages(path_or_dict, overrides)
+    return stages[-1][1]
+
+
+def load_stages(
+    path_or_dict: str | Path | dict, overrides: list[str] | None = None
+) -> list[tuple[str | None, TrainConfig]]:
+    """The stages of a recipe in training order as (name, config); a recipe without `stages:` is
+    one stage named None. `overrides` apply to every stage."""
+    raw = _read(path_or_dict)
+    stages = raw.pop("stages", None)
+    if stages is None:
+        return [(None, _build(_apply_overrides(raw, overrides)))]
+    if not isinstance(stages, list) or not stages:
+        raise ValueError("'stages' is a non-empty list of {name: ..., <sections it changes>}")
+    out: list[tuple[str | None, TrainConfig]] = []
+    current, root, prev_out = raw, str((raw.get("run") or {}).get("out", RunConfig().out)), None
+    names: set[str] = set()
+    for i, stage in enumerate(stages):
+        stage = dict(check_keys(stage, {"name", *SECTIONS}, f"stages[{i}]"))
+        name = stage.pop("name", None)
+        if not isinstance(name, str) or not name or "/" in name or name in names:
+            raise ValueError(f"stages[{i}] needs a unique name without '/', got {name!r}")
+        names.add(name)
+        stage_render = stage.pop("render", None)
+        current = _merge(current, stage)
+        current["render"] = list(current.get("render") or []) + list(stage_render or [])
+        cfg_raw = _apply_overrides(current, overrides)
+        cfg_raw["run"] = {**(cfg_raw.get("run") or {}), "out": f"{root}/{name}"}
+        task = dict(cfg_raw.get("task") or {})
+        if prev_out is not None and "init" not in (stage.get("task") or {}) and task.get("name") != "denoise_lambda":
+            task["init"] = f"{prev_out}/best.pt"
+        cfg_raw["task"] = task
+        cfg = _build(cfg_raw)
+        out.append((name, cfg))
+        prev_out = cfg.run.out
+    return out
+
+
+def render_jobs(path_or_dict: str | Path | dict) -> list[dict]:
+    """Every render job a recipe names (all stages), each once, in order."""
+    jobs: list[dict] = []
+    for _, cfg in load_stages(path_or_dict):
+        for job in cfg.render:
+            if job not in jobs:
+                jobs.append(job)
+    return jobs
