@@ -24,8 +24,9 @@ def model_scale(model: nn.Module) -> int:
 
 
 def model_halo(model: nn.Module) -> int:
-    if hasattr(model, "halo"):
-        return int(model.halo())
+    halo = getattr(model, "halo", None)
+    if callable(halo):
+        return int(halo())
     # generic fallback: one pixel per conv, times its half-width
     return sum(max(m.kernel_size) // 2 * m.dilation[0] for m in model.modules() if isinstance(m, nn.Conv2d))
 

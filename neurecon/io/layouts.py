@@ -100,12 +100,13 @@ def channels_to_buffers(channels: Mapping[str, np.ndarray], layer: str | None = 
     planes = {}
     for plane, alts in _alternatives(channels, layer).items():
         for alt in alts:
-            names = [by_lower.get(c.lower()) for c in alt]
-            if all(names):
+            found_names = [by_lower.get(c.lower()) for c in alt]
+            names = [n for n in found_names if n is not None]
+            if len(names) == len(found_names):
                 planes[plane] = np.stack([channels[n] for n in names], axis=-1)
                 break
-            if any(names):
-                missing = [c for c, n in zip(alt, names) if n is None]
+            if names:
+                missing = [c for c, n in zip(alt, found_names) if n is None]
                 raise BufferError(f"{plane}: channel(s) {', '.join(missing)} missing; channels found: {found}")
     if "color" not in planes:
         raise BufferError(f"no colour channels (R,G,B / Y / color.R… / <layer>.Combined.R…); channels found: {found}")

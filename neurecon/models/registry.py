@@ -100,7 +100,7 @@ def arch(name: str | None) -> Callable[[dict], nn.Module]:
     return ARCHS[name]
 
 
-def task_factory(name: str | None) -> Callable:
+def task_factory(name: str | None) -> Any:
     """The task class a config's `task.name` names, imported now."""
     if name not in TASKS:
         raise ValueError(f"unknown task '{name}' in config; known: {sorted(TASKS)}")

@@ -12,6 +12,7 @@ confined to [0, 1]: a gain above 1 or below 0 extrapolates between the two image
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,7 +74,9 @@ class ScaleCompositor(nn.Module):
     def alpha(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         # log1p at the coarse resolution, then upsample: equal for nearest upsampling, 4× cheaper
         x = torch.cat([torch.log1p(fine.clamp_min(0)), up2(torch.log1p(coarse.clamp_min(0)))], 1)
-        return torch.sigmoid(pointwise_planar(self.net[-1], self.net[:-1](x)))
+        last = self.net[-1]
+        assert isinstance(last, nn.Conv2d)
+        return torch.sigmoid(pointwise_planar(last, self.net[:-1](x)))
 
     def forward(self, fine: torch.Tensor, coarse: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
         """Channels past the colour's three (e.g. the albedo filtered alongside) are composed
@@ -89,7 +92,8 @@ class MultiScale(nn.Module):
 
     def __init__(self, denoiser: nn.Module, levels: int = 3, compositor_width: int = 16):
         super().__init__()
-        self.denoiser, self.levels = denoiser, levels
+        self.denoiser: Any = denoiser  # a KPCN-like module: receptive_radius(), spec(), default_source
+        self.levels = levels
         self.compositor = ScaleCompositor(compositor_width)
         self.config = getattr(denoiser, "config", None)
 

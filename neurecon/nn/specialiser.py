@@ -54,7 +54,7 @@ class LossSpecialiser(nn.Module):
 
     def zero_init(self) -> None:
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(self.out.bias)  # type: ignore[arg-type]  # conv3x3 has a bias
 
     def lambda_free(self, feats: torch.Tensor) -> torch.Tensor:
         """The first conv's response to the features alone (with its bias). The conv is linear in
@@ -143,7 +143,7 @@ class LambdaUNet(nn.Module):
         xavier_init(self.specialisers)
         xavier_init(self.predictors)
         for s in self.specialisers:
-            s.zero_init()
+            s.zero_init()  # type: ignore[operator]  # a LossSpecialiser
         self.config = c
         self.blocks = blocks
         self.stride = self.backbone.stride
@@ -164,7 +164,7 @@ class LambdaUNet(nn.Module):
         return self.backbone.features(padded, source)
 
     def lambda_free(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [spec.lambda_free(f) for spec, f in zip(self.specialisers, feats)]
+        return [spec.lambda_free(f) for spec, f in zip(self.specialisers, feats)]  # type: ignore[operator]
 
     def tail(
         self,

@@ -19,6 +19,7 @@ at low spp span more pixels than a H/8 bottleneck reaches).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -54,15 +55,19 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 def _decode(block: nn.Sequential, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
     """block(cat([up2(coarse), skip])), its first conv computed without either tensor."""
-    return block[1:](conv3x3_up2_split(block[0], coarse, skip))
+    first = block[0]
+    assert isinstance(first, nn.Conv2d)
+    return block[1:](conv3x3_up2_split(first, coarse, skip))
 
 
 def _identity_on_skip(block: nn.Sequential, skip_width: int) -> None:
     """Make a decoder block pass its skip input through unchanged (its upsampled input weighted 0):
     for non-negative skips (ReLU outputs), block(cat([up, skip])) = skip."""
     first, second = block[0], block[2]
+    assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d)
     with torch.no_grad():
         for conv, offset in ((first, first.in_channels - skip_width), (second, 0)):
+            assert conv.bias is not None
             conv.weight.zero_()
             conv.bias.zero_()
             conv.weight[torch.arange(skip_width), offset + torch.arange(skip_width), 1, 1] = 1.0
@@ -88,7 +93,7 @@ class AlbedoRatio(nn.Module):
         super().__init__()
         self.gate = nn.Conv2d(width, 1, 1)
         nn.init.zeros_(self.gate.weight)
-        nn.init.zeros_(self.gate.bias)
+        nn.init.zeros_(self.gate.bias)  # type: ignore[arg-type]  # Conv2d's bias exists (bias=True)
 
     def gate_map(self, feats: torch.Tensor) -> torch.Tensor:
         """g ∈ [0, 1], N×1×H×W (clamp passes gradient at exactly 0, so a closed gate can open)."""
@@ -137,7 +142,7 @@ class UNetKPCN(nn.Module):
         if self.depth == 4:
             # the H/8 decoder starts as the identity on e3, so a depth-3 model loaded into this
             # one (task.init) computes exactly what it did and learns to use the H/16 context
-            _identity_on_skip(self.dec3, w[3])
+            _identity_on_skip(self.dec3, w[3])  # type: ignore[arg-type]  # a Sequential (_block)
         if c.levels == 4:
             # The H/8 scale (5×5 kernels span 40 pixels: the blotches a flat wall keeps at low spp)
             # enters through a learned gain on its α. A 3-scale model grown into this one (task.init)
@@ -151,7 +156,7 @@ class UNetKPCN(nn.Module):
             # closed the gain on `high`: configs/pilot_high_h8.yaml.)
             self.coarsest_gate = nn.Parameter(torch.full((1,), float(c.coarsest_gate)))
             if c.head == "kernel":
-                logits = self.heads[3].logits
+                logits: Any = self.heads[3].logits
                 nn.init.zeros_(logits.weight)
                 nn.init.zeros_(logits.bias)
                 with torch.no_grad():
