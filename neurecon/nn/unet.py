@@ -19,8 +19,8 @@ at low spp span more pixels than a H/8 bottleneck reaches).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
