@@ -21,18 +21,21 @@ def add_parser(sub) -> None:
         help="benchmark JSONs (bench/denoise.py, bench/asymmetric.py, "
         "bench/asymmetric_noise.py) whose results for this model go into the card",
     )
+    e.add_argument("--recipe", help="with a shipped .pt: regenerate its card's description from this recipe")
     e.set_defaults(func=run)
 
 
 def run(a) -> int:
-    from ..models.card import export_run, rescore, scores_for
+    from ..models.card import export_run, refresh_card, rescore, scores_for
 
     benches = [json.loads(Path(f).read_text()) for f in a.scores or []]
-    if a.run.endswith(".pt"):  # an already shipped model: refresh its card's benchmark rows only
-        if not benches:
-            raise ValueError("refreshing a shipped model's card needs --scores bench.json")
-        pt, md = rescore(a.run, *benches)
-        print(f"rescored {pt} and {md}")
+    if a.run.endswith(".pt"):  # an already shipped model: refresh its card's description or benchmark rows
+        if not benches and not a.recipe:
+            raise ValueError("refreshing a shipped model's card needs --recipe CONFIG or --scores bench.json")
+        if a.recipe:
+            print("refreshed {} and {}".format(*refresh_card(a.run, a.recipe)))
+        if benches:
+            print("rescored {} and {}".format(*rescore(a.run, *benches)))
         return 0
     if not a.out:
         raise ValueError("export needs the destination .pt")

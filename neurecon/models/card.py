@@ -149,6 +149,26 @@ def rescore(shipped_pt: str | Path, *benches: dict) -> tuple[Path, Path]:
     return pt, md
 
 
+def refresh_card(shipped_pt: str | Path, recipe: str | Path) -> tuple[Path, Path]:
+    """Regenerate a shipped card's description from its recipe (`configs/<task>/<preset>.yaml`)
+    and record the recipe's path, in the .pt card and the .md (weights untouched)."""
+    from ..train.config import load_config
+
+    pt = Path(shipped_pt)
+    ck = read_file(pt)
+    cfg = load_config(recipe).to_dict()
+    task = registry.task_factory(cfg["task"].get("name"))
+    description = task.describe(cfg)
+    ck["card"].update(description=description, recipe=str(recipe))
+    atomic_save(ck, pt)
+    md = pt.with_suffix(".md")
+    title, _, rest = md.read_text().partition("\n\n")
+    _, _, body = rest.partition("\n\n")  # drop the old description paragraph
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("- recipe: "))
+    atomic_write_text(md, f"{title}\n\n{description}\n\n- recipe: `{recipe}`\n{body}")
+    return pt, md
+
+
 def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
     """Ship a run's best weights as fp16 `out` with its card (in the .pt and as `out`.md). The
     card's text comes from the recipe and the run; the task adds what it measures on the
