@@ -129,7 +129,7 @@ def test_config_base_errors_name_the_file(tmp_path):
         load_config(tmp_path / "c.yaml")
 
 
-def test_shipped_stage_configs_resolve_their_bases():
+def test_history_stage_configs_resolve_their_bases():
     configs = Path(__file__).parents[1] / "configs"
     cfg = load_config(configs / "denoise_high_ft3.yaml")
     assert cfg.task["model"]["albedo_ratio"] and cfg.task["model"]["widths"] == [32, 48, 64, 96, 128]

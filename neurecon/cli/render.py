@@ -29,6 +29,17 @@ def run(a) -> int:
     from ..render.dataset import RenderJob, parse_shard
     from ..render.dataset import run as run_job
 
+    if a.recipe:
+        from ..train.config import render_jobs
+
+        jobs = render_jobs(a.recipe)
+        if not jobs:
+            raise ValueError(f"{a.recipe} names no render jobs (no render: section)")
+        for spec in jobs:
+            job = RenderJob(**{"out": "data/mitsuba", **spec, "shard": parse_shard(a.shard)})
+            meta = run_job(job, progress=not a.quiet)
+            print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['variant']}")
+        return 0
     job = RenderJob(
         out=a.out,
         split=a.split,

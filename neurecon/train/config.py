@@ -17,6 +17,7 @@ resumes the first unfinished one.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,7 @@ def read_config_file(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
 
 
 def _apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
-    raw = dict(raw)
+    raw = copy.deepcopy(raw)
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override '{item}' is not KEY=VALUE")
@@ -162,7 +163,7 @@ def _build(raw: dict) -> TrainConfig:
 
 
 def _read(path_or_dict: str | Path | dict) -> dict:
-    return dict(path_or_dict) if isinstance(path_or_dict, dict) else read_config_file(Path(path_or_dict))
+    return copy.deepcopy(path_or_dict) if isinstance(path_or_dict, dict) else read_config_file(Path(path_or_dict))
 
 
 def load_config(path_or_dict: str | Path | dict, overrides: list[str] | None = None) -> TrainConfig:
