@@ -130,7 +130,7 @@ def test_config_base_errors_name_the_file(tmp_path):
 
 
 def test_history_stage_configs_resolve_their_bases():
-    configs = Path(__file__).parents[1] / "configs"
+    configs = Path(__file__).parents[1] / "configs" / "history"  # the stage chains as they were trained
     cfg = load_config(configs / "denoise_high_ft3.yaml")
     assert cfg.task["model"]["albedo_ratio"] and cfg.task["model"]["widths"] == [32, 48, 64, 96, 128]
     assert cfg.task["init"] == "runs/denoise_high_ft2/best.pt" and cfg.run.precision == "bf16"
