@@ -152,13 +152,16 @@ def rescore(shipped_pt: str | Path, *benches: dict) -> tuple[Path, Path]:
 def refresh_card(shipped_pt: str | Path, recipe: str | Path) -> tuple[Path, Path]:
     """Regenerate a shipped card's description from its recipe (`configs/<task>/<preset>.yaml`)
     and record the recipe's path, in the .pt card and the .md (weights untouched)."""
-    from ..train.config import load_config
+    from ..train.config import load_stages
 
     pt = Path(shipped_pt)
     ck = read_file(pt)
-    cfg = load_config(recipe).to_dict()
+    stages = load_stages(recipe)
+    cfg = stages[-1][1].to_dict()
     task = registry.task_factory(cfg["task"].get("name"))
     description = task.describe(cfg)
+    if len(stages) > 1:
+        description += f" The last of the {len(stages)} stages of its recipe."
     ck["card"].update(description=description, recipe=str(recipe))
     atomic_save(ck, pt)
     md = pt.with_suffix(".md")
@@ -221,8 +224,9 @@ def card_markdown(card: dict, pt: Path) -> str:
         "",
     ]
     lines += [f"- {split}: {m.get('text', m)}" for split, m in card["data"].items()]
-    lines += ["", "## Validation (best checkpoint)", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.5g} |" for k, v in card["best_validation"].items()]
+    if card["best_validation"]:
+        lines += ["", "## Validation (best checkpoint)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.5g} |" for k, v in card["best_validation"].items()]
     if card.get("measured"):
         lines += ["", "## Measured with the exported fp16 weights", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.5g} |" for k, v in card["measured"].items()]

@@ -204,4 +204,6 @@ def describe_model(task: dict) -> str:
             f"{m.get('kernel', 21)}×{m.get('kernel', 21)} kernels"
         )
     text = f"{net}; loss {task.get('loss', 'smape')}; encoders for {', '.join(sources)}"
-    return text + (f"; fine-tuned from `{task['init']}`." if task.get("init") else ".")
+    init = str(task.get("init") or "")
+    # a previous stage's weights (runs/…/best.pt) are the recipe's business, not the model's
+    return text + (f"; fine-tuned from `{init}`." if init and not init.endswith("best.pt") else ".")
