@@ -89,3 +89,19 @@ def test_shipped_recipes_are_self_contained(recipe):
         assert cfg.card.get("config") == f"configs/{recipe}"
     if stages[-1][1].task.get("name", "").startswith("denoise"):
         assert render_jobs(CONFIGS / recipe), "a denoising recipe names the renders of its data"
+
+
+def test_a_stage_stopped_by_its_time_limit_holds_back_the_next(tiny_dataset, tmp_path):
+    from conftest import tiny_config
+
+    from neurecon.train.run import train_from_config
+
+    cfg = tiny_config(tiny_dataset, tmp_path / "staged", iterations=4)
+    cfg["stages"] = [{"name": "a", "run": {"max_minutes": 1e-9}}, {"name": "b", "run": {"max_minutes": 0.0}}]
+    trainer = train_from_config(cfg, progress=False)
+    assert trainer.step < 4 and trainer.out == tmp_path / "staged" / "a"
+    assert not (tmp_path / "staged" / "b").exists()
+    cfg["stages"][0]["run"]["max_minutes"] = 0.0  # the same command without the limit: a finishes, then b
+    trainer = train_from_config(cfg, progress=False)
+    assert trainer.out == tmp_path / "staged" / "b" and trainer.step == 4
+    assert (tmp_path / "staged" / "a" / "best.pt").exists()

@@ -54,6 +54,11 @@ def train_from_config(
         if name and trainer.is_main:
             print(f"stage {name}: {cfg.run.out}")
         result = trainer.fit(resume=resume)
+        if result["step"] < cfg.run.iterations:  # stopped on run.max_minutes: later stages must wait
+            if trainer.is_main:
+                where = f" stage {name}" if name else ""
+                print(f"stopped at step {result['step']} of {cfg.run.iterations}; the same command resumes{where}")
+            return trainer
         if trainer.is_main:
             print(
                 f"finished at step {result['step']}; best val {trainer.task.monitor} = {result['best']}; "
