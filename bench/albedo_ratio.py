@@ -1,141 +1,25 @@
-"""Ablation of the U-Net's gated albedo ratio (nn/unet.py AlbedoRatio) on the test split.
+"""Ablation of the U-Net's gated albedo ratio on the test split: the command line of
+neurecon.studies.albedo_ratio (its docstring, printed by --help, describes the study).
 
     .venv/bin/python bench/albedo_ratio.py --model high --out bench/results
-
-The same trained weights run twice: as trained, and with the gate closed (g = 0, which is exactly
-the model without the ratio). The rest of the network was trained with the ratio and leans on it,
-so closing the gate shows what this network owes to the ratio, not what the ratio adds to a model
-trained without it (compare that with the previous stage's benchmark). OIDN runs alongside as the
-reference point. Per scene and spp: relMSE and DSSIM of both, the gate's mean and the share of
-pixels where it is over half open.
-Writes albedo_ratio.json and albedo_ratio.png (crops where the ratio changes the output most, in
-the scene whose DSSIM it improves most: noisy, gate closed, as trained, OIDN, reference, gate map).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
-import numpy as np
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from neurecon.denoise import Denoiser  # noqa: E402
-
-from neurecon import metrics, peers  # noqa: E402
-from neurecon.io import find_frames  # noqa: E402
-
-
-class GateProbe:
-    """Records the gate map of the model's AlbedoRatio on each call; `closed` forces g = 0."""
-
-    def __init__(self, module):
-        self.module, self.closed, self.gate = module, False, None
-        self._forward = module.forward
-        module.forward = self
-
-    def __call__(self, filtered, filtered_albedo, albedo, feats):
-        with torch.no_grad():
-            self.gate = self.module.gate_map(feats)
-        return filtered if self.closed else self._forward(filtered, filtered_albedo, albedo, feats)
+from neurecon.studies import albedo_ratio
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=albedo_ratio.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/mitsuba/test")
     ap.add_argument("--model", default="high")
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--out", default="bench/results")
     a = ap.parse_args(argv)
-    den = Denoiser.load(a.model)
-    if getattr(den.model, "albedo_ratio", None) is None:
-        raise SystemExit(f"model '{a.model}' has no albedo ratio (UNetConfig.albedo_ratio)")
-    probe = GateProbe(den.model.albedo_ratio)
-    frames = find_frames(a.data)
-    rows, best = [], None
-    for name in sorted(frames):
-        fs = frames[name]
-        ref = fs.read("ref")["color"]
-        for spp in a.spp:
-            buf = fs.read(spp)
-            buf.sanitize()
-            probe.closed = True
-            closed = den.denoise_buffers(buf)
-            probe.closed = False
-            opened = den.denoise_buffers(buf)
-            gate = probe.gate[0, 0, : ref.shape[0], : ref.shape[1]].numpy()
-            assert gate.shape == ref.shape[:2], "a tiled run: the probe saw only the last tile"
-            row = {
-                "scene": name,
-                "spp": spp,
-                "gate_mean": float(gate.mean()),
-                "gate_over_half": float((gate > 0.5).mean()),
-                "closed": metrics.denoise_metrics(closed, ref),
-                "trained": metrics.denoise_metrics(opened, ref),
-            }
-            if peers.available():
-                oidn = peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])[0]
-                row["oidn"] = metrics.denoise_metrics(oidn, ref)
-            rows.append(row)
-            print(
-                f"{name} {spp:>2} spp  gate {row['gate_mean']:.3f} ({row['gate_over_half']:.1%} > ½)  DSSIM closed "
-                f"{row['closed']['dssim']:.4f} trained {row['trained']['dssim']:.4f}"
-                + (f" OIDN {row['oidn']['dssim']:.4f}" if "oidn" in row else ""),
-                flush=True,
-            )
-            gain = row["closed"]["dssim"] - row["trained"]["dssim"]
-            if spp == min(a.spp) and (best is None or gain > best[0]):
-                best = (gain, name, buf["color"], closed, opened, oidn if peers.available() else None, ref, gate)
-    summary = {}
-    for spp in a.spp:
-        sel = [r for r in rows if r["spp"] == spp]
-        summary[spp] = {
-            m: {k: float(np.mean([r[m][k] for r in sel])) for k in ("relmse", "dssim")}
-            for m in ("closed", "trained", "oidn")
-            if m in sel[0]
-        }
-        summary[spp]["gate_mean"] = float(np.mean([r["gate_mean"] for r in sel]))
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "albedo_ratio.json").write_text(
-        json.dumps({"model": a.model, "data": a.data, "summary": summary, "rows": rows}, indent=1)
-    )
-    print(json.dumps(summary, indent=1))
-    crops(best, out / "albedo_ratio.png")
+    albedo_ratio.run(data=a.data, model=a.model, spp=a.spp, out=a.out)
     return 0
-
-
-def crops(best, path: Path, size: int = 96) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    _, name, noisy, closed, opened, oidn, ref, gate = best
-    # the window where opening the gate changes the output most
-    change = np.abs(opened - closed).mean(2)
-    k = np.ones(size) / size
-    dens = np.apply_along_axis(lambda r: np.convolve(r, k, "valid"), 1, change)
-    dens = np.apply_along_axis(lambda c: np.convolve(c, k, "valid"), 0, dens)
-    y, x = np.unravel_index(np.argmax(dens), dens.shape)
-    win = (slice(y, y + size), slice(x, x + size))
-    show = lambda img: metrics.tonemap(torch.from_numpy(np.ascontiguousarray(img[win]))).clip(0, 1).numpy()  # noqa: E731
-    panels = [("noisy", show(noisy)), ("gate closed", show(closed)), ("as trained", show(opened))]
-    panels += [("OIDN", show(oidn))] if oidn is not None else []
-    panels += [("reference", show(ref)), ("gate g", gate[win])]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9))
-    for ax, (title, img) in zip(axes, panels):
-        ax.imshow(img, cmap="magma" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.suptitle(f"{name}: where the albedo ratio changes the output most", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

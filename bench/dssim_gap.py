@@ -1,133 +1,25 @@
-"""Where a model's DSSIM differs from OIDN's: by region and by scale, on the test split.
+"""Where a model's DSSIM differs from OIDN's, by region and by scale: the command line of
+neurecon.studies.dssim_gap (its docstring, printed by --help, describes the study).
 
     .venv/bin/python bench/dssim_gap.py --model high --spp 4 --out bench/results
-
-A single DSSIM ratio says how far a model is from OIDN, not what to change. This splits it:
-- by region: the per-pixel DSSIM map averaged over the flat, mid and edge thirds of the pixels,
-  ranked by the reference's local contrast (std of tonemapped luminance in 7×7). A gap in flat
-  regions is residual noise or blotches; on edges it is blur.
-- by scale: DSSIM of both images box-downsampled 2× and 4× (both sides alike). A gap that grows at
-  coarser scales is low-frequency error, which only wider filters (coarser kernel scales) remove.
-- by octave: tonemapped error energy per band of a Laplacian-style pyramid (1–2 px … > 64 px).
-Ratios are model / OIDN-high (< 1: the model is better). Writes dssim_gap.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from neurecon.denoise import Denoiser  # noqa: E402
-
-from neurecon import metrics, peers  # noqa: E402
-from neurecon.io import find_frames  # noqa: E402
-
-REGIONS = ("flat", "mid", "edge")
-SCALES = (1, 2, 4)
-OCTAVES = 7  # 1–2, 2–4, …, 32–64 px, and the rest
-
-
-def contrast_regions(ref: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Thirds of the pixels by rank of the reference's local contrast (7×7 std of luminance);
-    by rank, not by threshold, so ties (a constant sky) cannot leave a third empty."""
-    lum = ref.mean(1, keepdim=True)
-    mean = F.avg_pool2d(lum, 7, 1, 3, count_include_pad=False)
-    std = (F.avg_pool2d(lum * lum, 7, 1, 3, count_include_pad=False) - mean**2).clamp_min(0).sqrt()
-    rank = torch.empty(std.numel(), dtype=torch.long)
-    rank[std.flatten().argsort(stable=True)] = torch.arange(std.numel())
-    third = (rank * 3 // std.numel()).view(std.shape)
-    return {name: third == i for i, name in enumerate(REGIONS)}
-
-
-def dssim_map(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Per-pixel DSSIM, channel mean, padded back to the image size (ssim_map drops a 5-pixel border)."""
-    d = ((1 - metrics.ssim_map(x, ref)) / 2).mean(1, keepdim=True)
-    return F.pad(d, (5, 5, 5, 5), value=float("nan"))
-
-
-def octave_energy(err: torch.Tensor) -> list[float]:
-    """Squared error per full-resolution pixel in each octave band. With box downsampling and
-    nearest upsampling the bands are orthogonal: they sum to the MSE exactly (of the image cropped
-    to a multiple of 2^(OCTAVES−1), which the last band needs)."""
-    m = 2 ** (OCTAVES - 1)
-    err = err[..., : err.shape[-2] // m * m, : err.shape[-1] // m * m]
-    out = []
-    for _ in range(OCTAVES - 1):  # a coarse pixel stands for 4^level full-resolution ones: means add up
-        lo = F.avg_pool2d(err, 2)
-        out.append(float(((err - F.interpolate(lo, scale_factor=2, mode="nearest")) ** 2).mean()))
-        err = lo
-    return out + [float((err**2).mean())]
-
-
-def frame_stats(out: torch.Tensor, ref: torch.Tensor, regions: dict[str, torch.Tensor]) -> dict:
-    dmap = dssim_map(out, ref)
-    s = {f"dssim_{r}": float(dmap[m & ~dmap.isnan()].mean()) for r, m in regions.items()}  # NaN: border
-    s["dssim_1/1"] = float(dmap.nanmean())
-    for k in SCALES[1:]:
-        s[f"dssim_1/{k}"] = float(((1 - metrics.ssim_map(F.avg_pool2d(out, k), F.avg_pool2d(ref, k))) / 2).mean())
-    s["octaves"] = octave_energy(out - ref)
-    return s
+from neurecon.studies import dssim_gap
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=dssim_gap.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="high", help="shipped name or .pt path")
     ap.add_argument("--data", default="data/mitsuba/test")
     ap.add_argument("--spp", type=int, nargs="+", default=[4])
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--out", default="bench/results")
     a = ap.parse_args(argv)
-    if not peers.available():
-        raise SystemExit("this benchmark compares with OIDN: install pyoidn (scripts/setup.sh)")
-    frames = find_frames(a.data)
-    if not frames:
-        raise SystemExit(f"no frames under {a.data}: render them with `neurecon render --split test`")
-    den = Denoiser.load(a.model, precision=a.precision)
-    result = {"model": a.model, "card": den.card, "data": a.data, "per_spp": {}}
-    for spp in a.spp:
-        rows = []
-        for name in sorted(frames):
-            fs = frames[name]
-            ref = fs.read("ref")["color"]
-            buf = fs.read(spp)
-            buf.sanitize()
-            oidn = peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"], quality="high")[0]
-            r = metrics.tonemapped(ref)
-            regions = contrast_regions(r)
-            rows.append(
-                {
-                    "scene": name,
-                    "model": frame_stats(metrics.tonemapped(den.denoise_buffers(buf)), r, regions),
-                    "oidn": frame_stats(metrics.tonemapped(oidn), r, regions),
-                }
-            )
-        keys = [f"dssim_{x}" for x in REGIONS] + [f"dssim_1/{k}" for k in SCALES]
-        mean = {who: {k: float(np.nanmean([row[who][k] for row in rows])) for k in keys} for who in ("model", "oidn")}
-        ratio = {k: mean["model"][k] / mean["oidn"][k] for k in keys}
-        oct_m = np.sum([row["model"]["octaves"] for row in rows], 0)
-        oct_o = np.sum([row["oidn"]["octaves"] for row in rows], 0)
-        ratio["octaves"] = (oct_m / oct_o).tolist()
-        result["per_spp"][str(spp)] = {"mean": mean, "ratio_vs_oidn": ratio, "rows": rows}
-        print(
-            f"{spp} spp, {a.model} / OIDN:  "
-            + "  ".join(f"{k} {ratio[k]:.3f}" for k in keys)
-            + "\n  octaves (1–2 px … >64 px): "
-            + " ".join(f"{v:.2f}" for v in ratio["octaves"]),
-            flush=True,
-        )
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"dssim_gap_{Path(a.model).stem}.json"
-    (out / name).write_text(json.dumps(result, indent=1))
-    print(f"wrote {out / name}")
+    dssim_gap.run(model=a.model, data=a.data, spp=a.spp, precision=a.precision, out=a.out)
     return 0
 
 

@@ -1,13 +1,10 @@
-"""bench/dssim_gap.py: the region split and the octave bands put error where it is."""
-
-import sys
-from pathlib import Path
+"""neurecon.studies.dssim_gap (bench/dssim_gap.py): the region split and the octave bands put error
+where it is."""
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from dssim_gap import OCTAVES, contrast_regions, dssim_map, octave_energy  # noqa: E402
+from neurecon.studies.dssim_gap import OCTAVES, contrast_regions, dssim_map, octave_energy
 
 
 def test_regions_are_thirds_ranked_by_local_contrast():

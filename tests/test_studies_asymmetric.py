@@ -1,13 +1,10 @@
-"""The Fig. 18 comparison in bench/asymmetric.py: β fits and the two error spaces."""
-
-import sys
-from pathlib import Path
+"""The Fig. 18 comparison of neurecon.studies.asymmetric (bench/asymmetric.py): β fits and the two
+error spaces."""
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from asymmetric import compare_to_blends  # noqa: E402
+from neurecon.studies.asymmetric import compare_to_blends, isolated
 
 
 def _frames(beta=0.3, seed=0, scale=1.0):
@@ -79,8 +76,6 @@ def test_hdr_statistics_are_relative_and_tonemapped_ones_are_not():
 def test_the_isolated_error_is_large_on_a_speckle_and_zero_on_a_shared_error():
     """A firefly-like impulse stands out of its 3×3 neighbourhood by its full height; an error that
     half the image shares (an edge, a colour shift) does not stand out anywhere."""
-    from asymmetric import isolated
-
     e = torch.full((1, 1, 16, 16), 0.01, dtype=torch.float64)
     e[..., 8:, :] = 0.5
     e[..., 3, 4] = 0.9
@@ -89,3 +84,52 @@ def test_the_isolated_error_is_large_on_a_speckle_and_zero_on_a_shared_error():
     assert float(iso[..., 3, 4]) == pytest.approx(0.89)
     iso[..., 3, 4] = 0
     assert float(iso.abs().max()) == 0.0
+
+
+def test_lambda_stats_summary_checks_and_figures(tmp_path):
+    """The per-λ statistics of synthetic outputs feed the summary, the checks and all three
+    figures (which read every key they draw)."""
+    from neurecon.metrics import as_tensor, tonemapped
+    from neurecon.studies.asymmetric import (
+        TAIL_CHECKS,
+        checks,
+        crop_grid,
+        fig18,
+        input_masks,
+        lambda_stats,
+        plot,
+        region_masks,
+    )
+    from neurecon.studies.blend import LAMBDAS, SPACES, summarise
+
+    g = torch.Generator().manual_seed(5)
+    size = 72
+    ref = (torch.rand(size, size, 3, generator=g, dtype=torch.float64) + 0.1).numpy().astype("float32")
+    noisy = (ref * torch.log(torch.rand(ref.shape, generator=g, dtype=torch.float64)).pow(2).numpy() / 2).astype(
+        "float32"
+    )
+    sym = ref + 0.02 * torch.randn(ref.shape, generator=g).numpy()
+    outs = {lam: ((lam - 1) / 20 * noisy + (1 - (lam - 1) / 20) * sym).astype("float32") for lam in LAMBDAS}
+    lin = {"noisy": as_tensor(noisy), "sym": as_tensor(sym), "ref": as_tensor(ref)}
+    masks = {}
+    for prefix, (to_space, weight_of) in SPACES.items():
+        noisy_s, ref_s = to_space(lin["noisy"]), to_space(lin["ref"])
+        masks[prefix] = input_masks(noisy_s, ref_s, weight_of(ref_s))
+    ref_t = tonemapped(ref)
+    flat, textured = region_masks(ref_t)
+    assert int(flat.sum()) == pytest.approx(0.3 * size * size, rel=0.05)
+    rows = [
+        {"spp": 4, "lambda": {str(l): lambda_stats(lin, img, ref_t, flat, textured, masks) for l, img in outs.items()}}
+    ]
+    summary = summarise(rows, [4], LAMBDAS)
+    s = summary["4"]
+    assert "mse" in s["2.0"] and "hdr_mse" in s["2.0"] and "displayblend_p999" in s["2.0"]
+    assert "hdr_displayblend_p999" not in s["2.0"]
+    c = checks(summary)["4"]
+    assert c["noise_rises_monotonically"]  # more of the input's noise at every λ
+    assert list(c) == ["noise_rises_monotonically", "detail_rises_monotonically", *(n for n, _, _ in TAIL_CHECKS)]
+    assert all(list(c[n]) == ["2.0", "5.0", "10.0"] for n, _, _ in TAIL_CHECKS)
+    plot(summary, tmp_path / "a.png")
+    crop_grid(noisy, outs, ref, flat, tmp_path / "c.png")
+    fig18([("s", noisy, sym, outs[10.0], ref, s["10.0"]["blend_beta"], masks[""][0])], 4, tmp_path / "f.png")
+    assert all((tmp_path / f).stat().st_size > 1000 for f in ("a.png", "c.png", "f.png"))

@@ -1,22 +1,19 @@
-"""bench/asymmetric_noise.py: the bias/noise split over K renders, the per-pixel kurtosis and the
-Fig. 18 verdict on synthetic renders whose answer is known."""
-
-import sys
-from pathlib import Path
+"""neurecon.studies.asymmetric_noise (bench/asymmetric_noise.py): the bias/noise split over K
+renders, the per-pixel kurtosis and the Fig. 18 verdict on synthetic renders whose answer is known."""
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from asymmetric_noise import (
+from neurecon.studies.asymmetric_noise import (
     compare_noise,
     pixel_kurtosis,
     plot,
-    realisation_seed,  # noqa: E402
+    realisation_seed,
     spearman,
     split_error,
     verdict,
 )
+from neurecon.studies.blend import fit_beta
 
 
 def _gen(seed=0):
@@ -115,9 +112,6 @@ def test_an_asymmetric_output_that_is_a_blend_is_not_lighter():
 
 
 def test_blend_fit_takes_the_rising_side_of_the_mse_curve():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from asymmetric import fit_beta
-
     def mse(b):  # a little of an unbiased input first lowers the MSE (minimum at β = 0.2)
         return (b - 0.2) ** 2 + 1.0
 
