@@ -1,21 +1,36 @@
-"""`neurecon render`: a procedural Mitsuba dataset in OIDN's layout."""
+"""`neurecon render`: a procedural Mitsuba dataset in OIDN's layout, or OLAT folders (`--olat`) for relighting."""
 
 from __future__ import annotations
 
 
 def add_parser(sub) -> None:
     r = sub.add_parser("render", help="render a procedural Mitsuba dataset in OIDN's layout")
-    r.add_argument("--out", default="data/mitsuba", help="dataset root; scenes go to OUT/SPLIT/")
+    r.add_argument(
+        "--out", default=None, help="dataset root; scenes go to OUT/SPLIT/ (data/mitsuba; --olat: data/olat)"
+    )
     r.add_argument("--split", choices=["train", "valid", "test"], default="train")
     r.add_argument("--scenes", type=int, default=8)
-    r.add_argument("--size", type=int, default=128, help="image width = height in pixels")
-    r.add_argument("--spp", type=int, nargs="+", default=[4, 16], help="noisy spp ladder")
+    r.add_argument("--size", type=int, default=None, help="image width = height in pixels (128; --olat: 64)")
+    r.add_argument("--spp", type=int, nargs="+", default=None, help="noisy spp ladder (4 16; --olat: one count, 256)")
     r.add_argument("--ref-spp", type=int, default=1024)
     r.add_argument("--seed", type=int, default=0, help="first scene seed inside the split's range")
     r.add_argument("--sampler", choices=["independent", "ldsampler"], default="independent")
     r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
     r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
     r.add_argument("--quiet", action="store_true")
+    o = r.add_argument_group("OLAT (a virtual light stage for relighting; see neurecon/render/olat.py)")
+    o.add_argument(
+        "--olat",
+        action="store_true",
+        help="render OLAT folders (one subject lit by one point light at a time) instead of denoising "
+        "data: OUT/SPLIT/subjectNNNNNN/olat.json; --spp is the samples per pixel of every light (default 256)",
+    )
+    o.add_argument("--lights", type=int, default=64, help="captured light directions (Fibonacci layout)")
+    o.add_argument("--heldout", type=int, default=16, help="held-out directions between the captured ones")
+    o.add_argument("--layout", choices=["hemisphere", "sphere"], default="hemisphere")
+    o.add_argument("--ground", type=float, default=0.7, help="probability of a ground disk under a subject")
+    o.add_argument("--distance", type=float, default=6.0, help="light distance from the subject's centre")
+    o.add_argument("--threads", type=int, default=0, help="Dr.Jit threads (0 = its default)")
     r.add_argument(
         "--recipe",
         metavar="CONFIG",
@@ -25,9 +40,30 @@ def add_parser(sub) -> None:
     r.set_defaults(func=run)
 
 
+def _one_spp(spp: list[int] | None) -> int:
+    if spp and len(spp) != 1:
+        raise ValueError("an OLAT render takes one --spp count (every light gets it)")
+    return spp[0] if spp else 256
+
+
+def _run_olat(job, a) -> None:
+    from ..render.dataset import parse_shard
+    from ..render.olat import run as run_olat
+
+    job.shard, job.overwrite = parse_shard(a.shard), a.overwrite
+    if a.threads:
+        job.threads = a.threads
+    meta = run_olat(job, progress=not a.quiet)
+    print(
+        f"{job.directory}: {len(job.scene_ids())} OLAT subject(s) ({meta['skipped']} already there), "
+        f"{job.lights} + {job.heldout} held-out lights at {job.size}², {job.spp} spp, with {meta['variant']}"
+    )
+
+
 def run(a) -> int:
     from ..render.dataset import RenderJob, parse_shard
     from ..render.dataset import run as run_job
+    from ..render.olat import OlatJob, job_from_recipe
 
     if a.recipe:
         from ..train.config import render_jobs
@@ -36,16 +72,38 @@ def run(a) -> int:
         if not jobs:
             raise ValueError(f"{a.recipe} names no render jobs (no render: section)")
         for spec in jobs:
+            if spec.get("kind", "denoise") == "olat":
+                _run_olat(job_from_recipe({"out": "data/olat", **spec}), a)
+                continue
+            spec = {k: v for k, v in spec.items() if k != "kind"}
             job = RenderJob(**{"out": "data/mitsuba", **spec, "shard": parse_shard(a.shard)})
             meta = run_job(job, progress=not a.quiet)
             print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['variant']}")
         return 0
+    if a.olat:
+        _run_olat(
+            OlatJob(
+                out=a.out or "data/olat",
+                split=a.split,
+                scenes=a.scenes,
+                size=a.size or 64,
+                spp=_one_spp(a.spp),
+                seed=a.seed,
+                lights=a.lights,
+                heldout=a.heldout,
+                layout=a.layout,
+                ground=a.ground,
+                distance=a.distance,
+            ),
+            a,
+        )
+        return 0
     job = RenderJob(
-        out=a.out,
+        out=a.out or "data/mitsuba",
         split=a.split,
         scenes=a.scenes,
-        size=a.size,
-        spp=a.spp,
+        size=a.size or 128,
+        spp=a.spp or [4, 16],
         ref_spp=a.ref_spp,
         seed=a.seed,
         sampler=a.sampler,

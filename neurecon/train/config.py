@@ -54,7 +54,10 @@ class RunConfig:
 
 
 SECTIONS = ("task", "optim", "run", "card", "render")
-RENDER_KEYS = {"out", "split", "scenes", "size", "spp", "ref_spp", "seed", "sampler"}
+RENDER_KEYS = {"out", "split", "scenes", "size", "spp", "ref_spp", "seed", "sampler", "kind", "olat"}
+# `kind` of a render job: denoise (the default: neurecon.render.dataset) or olat (a virtual light
+# stage, neurecon.render.olat; its light-stage options go under `olat:` and are checked there)
+RENDER_KINDS = ("denoise", "olat")
 
 
 @dataclass
@@ -153,6 +156,10 @@ def _build(raw: dict) -> TrainConfig:
         raise ValueError("'render' is a list of render jobs")
     for i, job in enumerate(render):
         check_keys(job, RENDER_KEYS, f"render[{i}]")
+        if job.get("kind", "denoise") not in RENDER_KINDS:
+            raise ValueError(f"render[{i}].kind must be one of {RENDER_KINDS}, got {job['kind']!r}")
+        if "olat" in job and job.get("kind") != "olat":
+            raise ValueError(f"render[{i}] has olat: options but is not kind: olat")
     return TrainConfig(
         task=dict(raw.get("task") or {}),
         optim=_typed(OptimConfig, raw.get("optim") or {}, "optim"),
