@@ -1,5 +1,6 @@
 """Cards are generated from recipes: refreshing a shipped card rewrites its description from the
 recipe and leaves the weights as they were."""
+
 from __future__ import annotations
 
 import shutil

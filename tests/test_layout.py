@@ -1,13 +1,23 @@
 """The package's import graph, read from the source (ast): no cycles between modules, and the core
 never imports a task, a study or the CLI."""
+
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "neurecon"
-CORE = ("neurecon.io", "neurecon.nn", "neurecon.train", "neurecon.models", "neurecon.infer", "neurecon.render",
-        "neurecon.buffers", "neurecon.losses", "neurecon.metrics")
+CORE = (
+    "neurecon.io",
+    "neurecon.nn",
+    "neurecon.train",
+    "neurecon.models",
+    "neurecon.infer",
+    "neurecon.render",
+    "neurecon.buffers",
+    "neurecon.losses",
+    "neurecon.metrics",
+)
 UPPER = ("neurecon.tasks", "neurecon.cli", "neurecon.studies")
 
 
@@ -64,7 +74,7 @@ def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for t in sorted(edges.get(m, ())):
             if state.get(t) == 1:
-                return stack[stack.index(t):] + [t]
+                return stack[stack.index(t) :] + [t]
             if t not in state and (c := visit(t)):
                 return c
         stack.pop()
