@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, denoise, export, inspect, lambda_, render, train, upscale
+from . import demo, denoise, export, inspect, lambda_, relight, render, train, upscale
 
-VERBS = [render, inspect, train, denoise, lambda_, demo, export, upscale]
+VERBS = [render, inspect, train, denoise, lambda_, demo, export, upscale, relight]
 
 
 def build_parser() -> argparse.ArgumentParser:

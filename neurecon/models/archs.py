@@ -49,3 +49,9 @@ def rcan(spec: dict) -> nn.Module:
     from ..nn.sr import RCAN
 
     return RCAN(**spec)
+
+
+def relight_unet(spec: dict) -> nn.Module:
+    from ..nn.relight import RelightUNet
+
+    return RelightUNet(**spec)

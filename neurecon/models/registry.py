@@ -33,7 +33,7 @@ ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 TASKS: dict[str, str] = {}
 SHIPPED: dict[str, Shipped] = {}
 # what a task's inference uses when no model is named ("sr": per scale)
-DEFAULTS: dict[str, Any] = {"denoise": "default", "sr": {2: "sr_teacher_x2"}}
+DEFAULTS: dict[str, Any] = {"denoise": "default", "sr": {2: "sr_teacher_x2"}, "relight": "relight"}
 
 
 def _add(table: dict, kind: str, name: str, value) -> None:
@@ -65,6 +65,7 @@ for _name, _builder in [
     ("unet_lambda", archs.unet_lambda),
     ("edsr", archs.edsr),
     ("rcan", archs.rcan),
+    ("relight_unet", archs.relight_unet),
 ]:
     register_arch(_name, _builder)
 
@@ -72,6 +73,7 @@ for _name, _target in [
     ("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
     ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
     ("sr", "neurecon.tasks.sr.task:SRTask"),
+    ("relight", "neurecon.tasks.relight.task:RelightTask"),
 ]:
     register_task(_name, _target)
 
@@ -90,6 +92,7 @@ for _name, _file, _task in [
     ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"),
     ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
     ("sr_eco_x2", "sr_eco_x2.pt", "sr"),
+    ("relight", "relight_unet.pt", "relight"),
 ]:
     register_shipped(_name, _file, _task)
 
