@@ -30,6 +30,15 @@ PLANES: dict[str, int] = {
 }
 VARIANCE_OF = {"color_var": "color", "albedo_var": "albedo", "normal_var": "normal", "depth_var": "depth"}
 
+# The largest magnitude :meth:`Buffers.sanitize` lets through (variances: its square). Far above
+# any physical radiance (a directly seen sun in Cycles is ~1e7) and small enough that every sum
+# the networks form stays finite in fp32 (max 3.4e38) and bf16 (same range): the relative-variance
+# feature squares colour (3·1e30), demodulation divides by ≥ 0.02 (5e16), a kernel is a convex
+# combination and each of ≤ 4 scale compositions adds a difference of such values (≤ 1e18); the
+# U-Nets' albedo remodulation multiplies by ≤ 1e15 (1e33). Denoised output is clamped to ±VALUE_MAX.
+VALUE_MAX = 1e15
+VARIANCE_MAX = VALUE_MAX**2
+
 
 class BufferError(ValueError):
     """A buffer is missing, has the wrong shape, or its file cannot be read as one."""
@@ -42,18 +51,20 @@ class SanitizeReport:
     nan: dict[str, int] = field(default_factory=dict)
     inf: dict[str, int] = field(default_factory=dict)
     negative: dict[str, int] = field(default_factory=dict)
+    huge: dict[str, int] = field(default_factory=dict)  # finite but beyond ±VALUE_MAX, clamped
 
     @property
     def total(self) -> int:
-        return sum(self.nan.values()) + sum(self.inf.values()) + sum(self.negative.values())
+        return sum(sum(getattr(self, kind).values()) for kind in ("nan", "inf", "negative", "huge"))
 
     def __str__(self) -> str:
         if not self.total:
             return "clean"
         parts = []
-        for kind in ("nan", "inf", "negative"):
+        for kind in ("nan", "inf", "negative", "huge"):
             for name, n in getattr(self, kind).items():
-                parts.append(f"{name}: {n} {kind}")
+                bound = VARIANCE_MAX if name in VARIANCE_OF else VALUE_MAX
+                parts.append(f"{name}: {n} {kind}" + (f" (|x| > {bound:.0e}, clamped)" if kind == "huge" else ""))
         return ", ".join(parts)
 
 
@@ -147,11 +158,14 @@ class Buffers:
 
     # policy for broken renders --------------------------------------------------------
     def sanitize(self) -> SanitizeReport:
-        """Replace non-finite values by 0 and clamp negative radiance/variance to 0, in place.
+        """Replace non-finite values by 0, clamp huge ones, and negative radiance/variance to 0, in place.
 
         Policy: NaN and ±Inf become 0 in every plane (a single firefly NaN would otherwise spread
-        through every kernel that touches it); negative colour, albedo, depth and variances become
-        0; normals are clamped to [-1, 1]. Returns the counts so callers can report them.
+        through every kernel that touches it); finite values beyond ±VALUE_MAX (1e15; variances
+        beyond VARIANCE_MAX = 1e30) are clamped to it, which keeps every sum of the networks finite
+        in fp32 (see VALUE_MAX) — radiance that large is a broken render, not light; negative
+        colour, albedo, depth and variances become 0; normals are clamped to [-1, 1]. Returns the
+        counts (``nan``, ``inf``, ``huge``, ``negative`` per plane) so callers can report them.
         """
         rep = SanitizeReport()
         for k, v in self.planes.items():
@@ -160,6 +174,11 @@ class Buffers:
             if nan.any() or inf.any():
                 rep.nan[k], rep.inf[k] = int(nan.sum()), int(inf.sum())
                 v = np.where(nan | inf, np.float32(0), v)
+            bound = np.float32(VARIANCE_MAX if k in VARIANCE_OF else VALUE_MAX)
+            huge = np.abs(v) > bound
+            if huge.any():
+                rep.huge[k] = int(huge.sum())
+                v = np.clip(v, -bound, bound)
             if k == "normal":
                 v = np.clip(v, -1.0, 1.0)
             elif k in ("color", "albedo", "depth") or k in VARIANCE_OF:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
+from pathlib import Path
 
 from ..buffers import Buffers
 
@@ -54,3 +57,33 @@ def read_frame(
 
 def read_frame_args(a: argparse.Namespace, path: str | None) -> Buffers:
     return read_frame(path, a.hdr, a.alb, a.nrm, a.var)
+
+
+def check_output_dir(directory: str | os.PathLike) -> Path:
+    """Check that files can be written into `directory` (or, while it does not exist, created in
+    its nearest existing parent): an unwritable or read-only output fails here, before the work,
+    not after it. Nothing is left behind (the writers create the directory)."""
+    d = Path(directory)
+    existing = d
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"cannot write into {d}: {existing} is a file, not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".neurecon-write-test.")
+        try:
+            os.write(fd, bytes(4096))
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"cannot write into {d}: {e.strerror or e}") from None
+    return d
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """`a` and `b` name one file (through links, relative paths, hard links)."""
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return os.path.samefile(pa, pb)
+    return pa.resolve() == pb.resolve()

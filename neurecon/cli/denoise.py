@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_frame_args, add_run_args, read_frame_args
+from .common import add_frame_args, add_run_args, check_output_dir, read_frame_args
 
 
 def add_parser(sub) -> None:
@@ -55,16 +55,28 @@ def output_paths(names: list[str], output: str, protected: list[str | None] = ()
     if as_dir and dup:
         raise ValueError(f"several inputs are named {', '.join(dup)}: their results would overwrite each other")
     targets = [out / n for n in base] if as_dir else [out]
-    inputs = {Path(p).resolve(): p for p in [*names, *protected] if p}
+    given = [p for p in [*names, *protected] if p]
+    inputs = {Path(p).resolve(): p for p in given}
+    inodes = {(st.st_dev, st.st_ino): p for p in given if (st := _stat(p))}  # hard links too
     for dst in targets:
-        if dst.resolve() in inputs:
-            raise ValueError(f"the result would overwrite the input {inputs[dst.resolve()]}; choose another -o")
+        st = _stat(dst)
+        hit = inputs.get(dst.resolve()) or (inodes.get((st.st_dev, st.st_ino)) if st else None)
+        if hit:
+            raise ValueError(f"the result would overwrite the input {hit}; choose another -o")
     return targets
 
 
+def _stat(path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def run(a) -> int:
-    """One frame (errors are the command's) or a sequence (one model load; a frame that fails is
-    reported and the others still run)."""
+    """One frame (errors are the command's) or a sequence (one model load; a frame that fails for
+    any reason — unreadable, too large, out of memory, a full disk — is reported and the others
+    still run). The output's directory is checked writable before anything is read."""
     from tqdm import tqdm
 
     from ..infer.denoiser import Denoiser
@@ -79,21 +91,26 @@ def run(a) -> int:
     if names == [None]:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
     targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
+    for d in sorted({t.parent for t in targets}):
+        check_output_dir(d)
     lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
+    single, failed, seconds = len(frames) == 1, [], []
+    first = read_frame_args(a, frames[0]) if single else None  # a bad frame fails before the model loads
     den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem, precision=a.precision)
     if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
         den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
-    single, failed, seconds = len(frames) == 1, [], []
     for src, dst in tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single):
         try:
-            buf = read_frame_args(a, src)
+            buf = first if first is not None else read_frame_args(a, src)
             out = den.denoise_buffers(buf, lam=lam)
             dst.parent.mkdir(parents=True, exist_ok=True)
             write_image(dst, out)  # atomic: a failed write leaves no partial file
-        except (ValueError, OSError) as e:  # unreadable or unsuitable frame, λ map of another size, full disk
+        except Exception as e:  # unreadable, too large or unsuitable frame, λ map of another size, full disk, OOM
             if single:
                 raise
-            failed.append(f"{src}: {e}")
+            from . import one_line
+
+            failed.append(f"{src}: {one_line(e)}")
             continue
         seconds.append(den.last_seconds)
     if single:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 from ..buffers import BufferError
@@ -20,17 +21,22 @@ def run(a) -> int:
 
 
 def inspect_paths(paths: list[str], as_json: bool = False, out=None) -> int:
-    """Print a table per file; returns 1 if any file had NaN/Inf (useful in scripts), 2 on errors."""
+    """Print a table per file, or (`as_json`) one JSON list of the files that could be read (errors
+    go to stderr; what OpenEXR prints is kept off stdout); returns 1 if any file had NaN/Inf
+    (useful in scripts), 2 on errors. Files are read within the read budget (:mod:`neurecon.io.limits`)."""
+    from ..io.exr import c_stdout_to_stderr
     from ..io.info import inspect_file
+    from . import one_line
 
     out = out or sys.stdout
     status = 0
     results = []
     for path in paths:
         try:
-            info = inspect_file(path)
-        except (BufferError, FileNotFoundError) as e:
-            print(f"{path}: error: {e}", file=sys.stderr)
+            with c_stdout_to_stderr():
+                info = inspect_file(path)
+        except (BufferError, OSError, ValueError, RuntimeError, MemoryError) as e:
+            print(f"{path}: error: {one_line(e)}", file=sys.stderr)
             status = 2
             continue
         results.append(info)
@@ -50,7 +56,17 @@ def inspect_paths(paths: list[str], as_json: bool = False, out=None) -> int:
                 f"{s['nan']:>8}{s['inf']:>8}",
                 file=out,
             )
-    if as_json:
-        json.dump(results if len(results) != 1 else results[0], out, indent=1)
+    if as_json:  # always a list, and strict JSON: NaN (no finite value in a plane) becomes null
+        json.dump(_finite(results), out, indent=1, allow_nan=False)
         print(file=out)
     return status
+
+
+def _finite(x):
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .common import add_frame_args, add_run_args, read_frame_args
+from .common import add_frame_args, add_run_args, check_output_dir, read_frame_args
 
 
 def add_parser(sub) -> None:
@@ -29,6 +29,7 @@ def run(a) -> int:
     from ..io import read_image
     from ..tasks.denoise.explore import DEFAULT_LAMBDAS, explore
 
+    check_output_dir(a.out)  # before the work, not after it
     buf = read_frame_args(a, a.input)
     ref = read_image(a.reference) if a.reference else None
     den = Denoiser.load(a.model, maxmem_mb=a.maxmem, precision=a.precision)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .common import check_output_dir, same_file
+
 
 def add_parser(sub) -> None:
     u = sub.add_parser("upscale", help="super-resolve an image")
@@ -40,6 +42,7 @@ def upscale_image(model, rgb: np.ndarray, alpha: np.ndarray | None = None, tile:
 
 
 def run(args) -> int:
+    """Checked before the work: the output's type and folder (writable), that it is not the input."""
     from ..infer.upscale import load_sr_model
     from ..io.ldr import SRGB8_FORMATS, read_srgb8, write_srgb8
 
@@ -50,6 +53,9 @@ def run(args) -> int:
         raise ValueError(f"{out_path}: output must be one of {', '.join(SRGB8_FORMATS)}")
     if not out_path.parent.exists():
         raise FileNotFoundError(f"output folder does not exist: {out_path.parent}")
+    if same_file(out_path, args.input):
+        raise ValueError(f"the result would overwrite the input {args.input}; choose another -o")
+    check_output_dir(out_path.parent)
     rgb, alpha, grey = read_srgb8(args.input)
     model, _, name = load_sr_model(args.model, args.scale)
     t0 = time.perf_counter()

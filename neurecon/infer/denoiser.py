@@ -5,8 +5,10 @@
 
 The model's source-aware encoders decide which buffers are needed: the richest source whose
 buffers were all given is used (e.g. `mitsuba` with variances, `oidn` with colour+albedo+normal).
-Inputs are sanitised (NaN/Inf → 0, negative radiance → 0; see `Buffers.sanitize`) and the
-counts are kept in `last_sanitize_report`. Frames larger than the memory budget are denoised in
+Inputs are sanitised (NaN/Inf → 0, |x| > 1e15 clamped, negative radiance → 0; see
+`Buffers.sanitize`) and the counts are kept in `last_sanitize_report`; the output is finite and
+within ±1e15 (`buffers.VALUE_MAX`). Integer arrays (8-bit images) are refused: the API takes
+linear float radiance. Frames larger than the memory budget are denoised in
 tiles that overlap by the receptive radius, so tiled and untiled results agree to float rounding.
 """
 
@@ -19,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..buffers import BufferError, Buffers
+from ..buffers import VALUE_MAX, BufferError, Buffers
 from ..models import load_model
 from ..nn import precision as prec
+from ..nn.specialiser import LAMBDA_MAX
 from .tiler import tile_apply
 
 
@@ -58,6 +61,10 @@ class Denoiser:
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, **kw) -> Denoiser:
         model, ck = load_model(name_or_path)
+        if getattr(getattr(model, "config", None), "sources", None) is None:
+            what = (ck.get("card") or {}).get("task") or ck["spec"].get("arch", "unknown")
+            hint = "; super-resolve with `neurecon upscale`" if hasattr(model, "scale") else ""
+            raise ValueError(f"model '{name_or_path}' is not a denoiser (its task: {what}){hint}")
         return cls(model, ck, **kw)
 
     # source selection -------------------------------------------------------------------
@@ -77,13 +84,26 @@ class Denoiser:
     def denoise(
         self, color, albedo=None, normal=None, variance=None, source: str | None = None, lam=None
     ) -> np.ndarray:
-        """Denoise H×W×3 float32 linear HDR colour; auxiliary buffers are H×W×3 too.
-        `lam` (λ ≥ 1, float or H×W map) trades bias for variance on models trained for it."""
+        """Denoise H×W×3 float32 linear HDR colour; auxiliary buffers are H×W×3 too. Integer
+        arrays are refused (an 8-bit image is not linear radiance: decode it first, e.g.
+        ``neurecon.io.srgb_decode(x / 255)``). `lam` (1 ≤ λ ≤ 10, float or H×W map) trades bias
+        for variance on models trained for it."""
+        given = {"color": color, "albedo": albedo, "normal": normal, "variance": variance}
+        for name, value in given.items():
+            kind = np.asarray(value).dtype.kind if value is not None else "f"
+            if kind in "biu":
+                raise BufferError(
+                    f"{name} is a {np.asarray(value).dtype} array: the denoiser takes linear float radiance; "
+                    "convert it first (an 8-bit sRGB image: neurecon.io.srgb_decode(x / 255))"
+                )
         buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
         return self.denoise_buffers(buf, source, lam)
 
     def prepare(self, buf: Buffers, source: str | None = None) -> tuple[dict[str, torch.Tensor], str]:
         """Sanitised input tensors for the chosen source (the report lands in last_sanitize_report)."""
+        h, w = buf.shape
+        if h == 0 or w == 0:
+            raise BufferError(f"the frame is empty ({w}×{h} pixels)")
         buf = buf.copy()
         self.last_sanitize_report = buf.sanitize()
         source = source or self.pick_source(buf.names())
@@ -96,7 +116,11 @@ class Denoiser:
         return {n: buf.to_tensor([n]) for n in needed}, source
 
     def lambda_map(self, lam, shape: tuple[int, int]) -> torch.Tensor:
-        """Validate λ (scalar or H×W) and return it as a 1×1×H×W tensor."""
+        """Validate λ (scalar or H×W) and return it as a 1×1×H×W tensor.
+
+        λ outside [1, LAMBDA_MAX = 10], the range the λ models were trained for, is refused (not
+        clamped): beyond it the specialiser extrapolates, and a clamped map would silently not be
+        the one asked for. NaN/Inf in a map are refused and counted."""
         if not self.has_lambda:
             raise ValueError("this model has no λ control; load a model trained with configs/denoise_lambda.yaml")
         arr = np.asarray(lam, np.float32)
@@ -109,8 +133,15 @@ class Denoiser:
                 f"λ map is {arr.shape[1] if arr.ndim > 1 else '?'}×{arr.shape[0]} "
                 f"but the frame is {shape[1]}×{shape[0]}"
             )
-        if not np.isfinite(arr).all() or arr.min() < 1:
-            raise ValueError(f"λ must be ≥ 1 everywhere (1 = symmetric loss); got min {np.nanmin(arr):.3g}")
+        bad = int((~np.isfinite(arr)).sum())
+        if bad:
+            raise ValueError(f"λ map has {bad} NaN/Inf value{'s' if bad > 1 else ''}; λ must be a number ≥ 1 and ≤ 10")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 1 or hi > LAMBDA_MAX * (1 + 1e-6):
+            raise ValueError(
+                f"λ must be ≥ 1 and ≤ {LAMBDA_MAX:g} everywhere (1 = symmetric loss; the λ models were trained for "
+                f"1–{LAMBDA_MAX:g}: values outside are refused, not clamped); got min {lo:.3g}, max {hi:.3g}"
+            )
         return torch.from_numpy(np.ascontiguousarray(arr))[None, None]
 
     def denoise_buffers(self, buf: Buffers, source: str | None = None, lam=None) -> np.ndarray:
@@ -118,7 +149,7 @@ class Denoiser:
         if lam is not None or self.has_lambda:
             inputs["lambda"] = self.lambda_map(1.0 if lam is None else lam, buf.shape)
         t = time.perf_counter()
-        out = self.run_tiled(inputs, source)
+        out = self.run_tiled(inputs, source).clamp_(-VALUE_MAX, VALUE_MAX)  # a no-op on any valid frame
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()
 
@@ -185,6 +216,6 @@ class LambdaSession:
         with prec.trunk(self.den.precision):
             out = self.den.model.tail(
                 self.features, self.inputs, self.den.lambda_map(lam, self.shape), self.lambda_free
-            )
+            ).clamp_(-VALUE_MAX, VALUE_MAX)
         self.last_seconds = time.perf_counter() - t
         return out[0].permute(1, 2, 0).numpy()

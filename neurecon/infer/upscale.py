@@ -58,7 +58,12 @@ def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int = 0, halo: int |
 
 
 def upscale_array(model: nn.Module, img: np.ndarray, tile: int = 0) -> np.ndarray:
-    """H×W×3 float in [0, 1] → sH×sW×3 float32, clamped to [0, 1]."""
+    """H×W×3 float in [0, 1] → sH×sW×3 float32, clamped to [0, 1]. Integer arrays are refused
+    (an 8-bit image is 0–255: divide by 255 first)."""
+    if np.asarray(img).dtype.kind in "biu":
+        raise ValueError(f"the image is a {np.asarray(img).dtype} array: give float code values in [0, 1] (x / 255)")
+    if np.ndim(img) != 3 or np.shape(img)[2] != 3 or 0 in np.shape(img)[:2]:
+        raise ValueError(f"the image must be H×W×3 with H, W ≥ 1, got shape {np.shape(img)}")
     x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
     y = upscale_tensor(model, x, tile).clamp(0, 1)
     return y[0].permute(1, 2, 0).numpy()

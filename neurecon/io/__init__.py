@@ -7,18 +7,22 @@
   of one file per feature and spp level (see :mod:`.oidn_layout`).
 
 Readers raise FileNotFoundError for missing files and a :class:`~neurecon.buffers.BufferError`
-(:class:`ExrError` for unreadable EXRs) that names the file for anything else.
+(:class:`ExrError` for unreadable EXRs) that names the file for anything else. Every reader checks
+the size a file's header declares against the read budget (:mod:`.limits`) before decoding it
+(:class:`ImageTooLargeError`).
 """
 
 from .exr import ExrError, read_exr_channels, write_exr_channels
 from .images import read_array, read_buffers, read_image, write_buffers, write_image
 from .layouts import buffers_to_channels, channels_to_buffers, detect_layout
 from .ldr import srgb_decode, srgb_encode, tonemap_to_ldr
+from .limits import ImageTooLargeError
 from .oidn_layout import FrameSet, find_frames, read_oidn_frame, write_oidn_frame
 from .pfm import PfmError, read_pfm, write_pfm
 
 __all__ = [
     "ExrError",
+    "ImageTooLargeError",
     "PfmError",
     "FrameSet",
     "read_image",

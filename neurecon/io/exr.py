@@ -7,14 +7,19 @@ failures into an :class:`ExrError` that says which file is broken and how.
 
 from __future__ import annotations
 
+import ctypes
 import os
-from collections.abc import Mapping
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 import OpenEXR
 
 from ..buffers import BufferError
 from .atomic import atomic_output
+from .limits import check_image_size, check_is_file
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
 
@@ -23,25 +28,124 @@ class ExrError(BufferError):
     """An EXR file exists but cannot be read: not an EXR, truncated or corrupt."""
 
 
-def read_exr_channels(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every channel of every part as ``{full name: H×W float32}``.
+@contextmanager
+def c_stdout_to_stderr() -> Iterator[None]:
+    """Send what C/C++ code prints on stdout (file descriptor 1) to stderr inside the block: the
+    OpenEXR bindings print their warnings there, which would corrupt a program's own stdout (the
+    JSON of `neurecon inspect --json`)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no usable fd 1 (embedded interpreters)
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        _flush_c_stdio()
+        os.dup2(saved, 1)
+        os.close(saved)
 
-    Half and uint channels are converted to float32. In multi-part files a channel whose name
-    already appeared in an earlier part is renamed ``<part name>.<channel>``.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "no such EXR file", path)
+
+class _Captured:
+    text = ""
+
+    def first_line(self) -> str:
+        lines = [ln.strip() for ln in self.text.splitlines() if ln.strip()]
+        return lines[0][:240] if lines else ""
+
+
+@contextmanager
+def _capture_c_output() -> Iterator[_Captured]:
+    """What C/C++ code prints on file descriptors 1 and 2 inside the block, collected instead of
+    printed (OpenEXR reports a broken chunk there, over several lines): a read that fails puts
+    its first line into the one-line error; one that succeeds passes it on to stderr."""
+    got = _Captured()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = (os.dup(1), os.dup(2))
+    except (OSError, ValueError, AttributeError):  # no usable fds (embedded interpreters)
+        yield got
+        return
+    with tempfile.TemporaryFile() as buf:
+        ok = False
+        try:
+            os.dup2(buf.fileno(), 1)
+            os.dup2(buf.fileno(), 2)
+            yield got
+            ok = True
+        finally:
+            _flush_c_stdio()
+            for fd, dup in zip((1, 2), saved):
+                os.dup2(dup, fd)
+                os.close(dup)
+            buf.seek(0)
+            got.text = buf.read(1 << 16).decode(errors="replace")
+            if ok and got.text.strip():
+                sys.stderr.write(got.text)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+def exr_header(path: str | os.PathLike) -> list[tuple[str, int, int, int]]:
+    """(part name, width, height, channel count) of every part, from the header alone (nothing of
+    the pixel data is read or allocated)."""
+    path = check_is_file(path, "EXR file")
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic != EXR_MAGIC:
         raise ExrError(f"{path}: not an EXR file (starts with {magic!r}, not the EXR magic number)")
+    lib = _Captured()
     try:
-        exr = OpenEXR.File(path, separate_channels=True)
-        if not exr.parts:  # undecodable pixel data only makes the bindings print a warning
-            raise ExrError("no readable part")
+        with _capture_c_output() as lib:
+            head = OpenEXR.File(path, header_only=True)
+        parts = []
+        for part in head.parts:
+            (x0, y0), (x1, y1) = (np.asarray(v, dtype=np.int64) for v in part.header["dataWindow"])
+            parts.append((str(part.name() or ""), int(x1 - x0 + 1), int(y1 - y0 + 1), len(part.header["channels"])))
     except Exception as e:  # the bindings raise RuntimeError, ValueError, UnicodeDecodeError…
-        raise ExrError(f"{path}: cannot read EXR: {_diagnose(path, e)}") from e
+        size = os.path.getsize(path)
+        why = "; ".join(x for x in (str(e).strip().splitlines()[:1] + [lib.first_line()]) if x)
+        raise ExrError(f"{path}: cannot read EXR: header is truncated or corrupt ({size} bytes on disk; {why})") from e
+    if not parts:
+        raise ExrError(f"{path}: cannot read EXR: the header lists no part")
+    return parts
+
+
+def read_exr_channels(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read every channel of every part as ``{full name: H×W float32}``.
+
+    Half and uint channels are converted to float32. In multi-part files a channel whose name
+    already appeared in an earlier part is renamed ``<part name>.<channel>``. The size the header
+    declares is checked against the read budget (:mod:`.limits`) before any pixel is read.
+    """
+    parts = exr_header(path)
+    path = os.fspath(path)
+    for _, w, h, c in parts:
+        check_image_size(path, w, h, c)
+    if len(parts) > 1:
+        _, w, h, _ = max(parts, key=lambda p: p[1] * p[2])
+        check_image_size(path, w, h, samples=sum(pw * ph * pc for _, pw, ph, pc in parts))
+    lib = _Captured()
+    try:
+        with _capture_c_output() as lib:
+            exr = OpenEXR.File(path, separate_channels=True)
+            if not exr.parts:  # undecodable pixel data only makes the bindings print a warning
+                raise ExrError("no readable part")
+    except Exception as e:  # the bindings raise RuntimeError, ValueError, UnicodeDecodeError…
+        size = os.path.getsize(path)
+        why = "; ".join(x for x in (str(e).strip().splitlines()[:1] + [lib.first_line()]) if x)
+        raise ExrError(
+            f"{path}: cannot read EXR: header is valid but the pixel data is truncated or corrupt "
+            f"({size} bytes on disk; {why})"
+        ) from e
 
     out: dict[str, np.ndarray] = {}
     for part in exr.parts:
@@ -50,16 +154,6 @@ def read_exr_channels(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 name = f"{part.name()}.{name}"
             out[name] = np.ascontiguousarray(ch.pixels, dtype=np.float32)
     return out
-
-
-def _diagnose(path: str, err: Exception) -> str:
-    """Say whether the header or the pixel data is broken; the bindings only say 'unable to read'."""
-    size = os.path.getsize(path)
-    try:
-        OpenEXR.File(path, header_only=True)
-    except Exception:
-        return f"header is truncated or corrupt ({size} bytes on disk; {err})"
-    return f"header is valid but the pixel data is truncated or corrupt ({size} bytes on disk; {err})"
 
 
 def write_exr_channels(path: str | os.PathLike, channels: Mapping[str, np.ndarray], half: bool = False) -> None:

@@ -12,6 +12,10 @@ comparable with the metrics computed on :func:`tonemap_to_ldr`).
 from __future__ import annotations
 
 import os
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..buffers import BufferError
 from .atomic import atomic_output
+from .limits import ENV_MAX_PIXELS, ImageTooLargeError, check_image_size, check_is_file, max_pixels
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
@@ -47,20 +52,51 @@ def tonemap_to_ldr(img: np.ndarray, exposure: float = 1.0) -> np.ndarray:
     return srgb_encode(np.clip(x, 0.0, 1.0))
 
 
+@contextmanager
+def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """``Image.open`` with the size its header declares checked against the read budget
+    (:mod:`.limits`) before anything is decoded; Pillow's decompression-bomb refusal and its
+    errors on broken files become the same one-line :class:`BufferError`s."""
+    path = check_is_file(path)
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels()  # Pillow refuses at twice this; the budget check comes first
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                im = Image.open(path)
+            except Image.DecompressionBombError as e:
+                n = re.search(r"\((\d+) pixels\)", str(e))
+                size = f"{int(n.group(1)) / 1e6:.1f} Mpx" if n else "its size"
+                raise ImageTooLargeError(
+                    f"{path}: image too large: {size}, over the limit of {max_pixels() / 1e6:.1f} Mpx; raise it "
+                    f"with `neurecon --max-pixels N` or {ENV_MAX_PIXELS}=N"
+                ) from None
+            except UnidentifiedImageError as e:
+                raise BufferError(f"{path}: not an image Pillow can read ({e})") from None
+            except Exception as e:  # OSError, SyntaxError, struct.error, … from a broken header
+                raise BufferError(f"{path}: cannot read image: {type(e).__name__}: {e}") from None
+            with im:
+                w, h = im.size
+                check_image_size(path, w, h, max(3, len(im.getbands())))
+                try:
+                    im.load()
+                except Image.DecompressionBombError as e:
+                    raise ImageTooLargeError(f"{path}: image too large: {e}") from None
+                except Exception as e:  # truncated or corrupt pixel data
+                    raise BufferError(f"{path}: cannot read image: {type(e).__name__}: {e}") from None
+                yield im
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def read_ldr(path: str | os.PathLike) -> np.ndarray:
     """Read a PNG/JPEG as linear H×W×3 float32 (alpha dropped, grey expanded, 16-bit grey kept)."""
-    path = os.fspath(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float32)[..., None].repeat(3, axis=2) / 65535.0
-            else:
-                arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise
-    except (UnidentifiedImageError, OSError) as e:
-        raise BufferError(f"{path}: cannot read image: {e}") from e
+    with open_image(path) as im:
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im, dtype=np.float32)[..., None].repeat(3, axis=2) / 65535.0
+        else:
+            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
     return srgb_decode(arr)
 
 
@@ -94,24 +130,19 @@ SRGB8_FORMATS = {
 def read_srgb8(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """An 8- or 16-bit image's stored sRGB code values, not linearised (as SR models and their
     benchmarks work): (H×W×3 float32 RGB in [0, 1], H×W alpha or None, was_grey)."""
-    path = Path(path)
-    if not path.exists():
+    if not Path(path).exists():
         raise FileNotFoundError(f"input image not found: {path}")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            alpha = None
-            if mode in ("I;16", "I;16B", "I;16L", "I"):
-                g = np.asarray(im, dtype=np.float32) / 65535.0
-                return np.repeat(g[..., None], 3, axis=2), None, True
-            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
-            grey = mode in ("L", "LA", "1")
-            rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except UnidentifiedImageError as e:
-        raise ValueError(f"{path}: not an image Pillow can read ({e})") from None
+    with open_image(path) as im:
+        mode = im.mode
+        alpha = None
+        if mode in ("I;16", "I;16B", "I;16L", "I"):
+            g = np.asarray(im, dtype=np.float32) / 65535.0
+            return np.repeat(g[..., None], 3, axis=2), None, True
+        if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
+        grey = mode in ("L", "LA", "1")
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
     return rgb, alpha, grey
 
 

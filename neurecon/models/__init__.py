@@ -2,6 +2,7 @@
 checkpoints (:mod:`.checkpoint`) and model cards (:mod:`.card`)."""
 
 from .checkpoint import (
+    CheckpointError,
     build_model,
     export_shipped,
     load_checkpoint,
@@ -14,6 +15,7 @@ from .checkpoint import (
 from .registry import DEFAULTS, SHIPPED, WEIGHTS_DIR
 
 __all__ = [
+    "CheckpointError",
     "DEFAULTS",
     "SHIPPED",
     "WEIGHTS_DIR",

@@ -4,14 +4,21 @@ shipped weights by name (files in `neurecon/models/weights/`, produced by `confi
 A checkpoint is a dict with `spec` (``{"arch": name, **constructor arguments}``) and `model`
 (a state dict, fp16 for shipped files). Parts of a checkpoint load into parts of a model with
 :func:`load_part` — how pre-trained encoders and extractors are re-assembled under new heads.
-Every ``.pt`` the package reads goes through :func:`read_file`.
+Every ``.pt`` the package reads goes through :func:`read_file`, which loads with
+``weights_only=True``: tensors and plain Python data (dicts, lists, tuples, numbers, strings) only,
+so a file cannot run code while it is read. neurecon's checkpoints need nothing else (the trainer
+stores its RNG states as tensors and lists); any other file is a :class:`CheckpointError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
+import re
+import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,9 +27,41 @@ from . import registry
 from .registry import WEIGHTS_DIR
 
 
+class CheckpointError(ValueError):
+    """A file is not a neurecon checkpoint: a directory, empty, corrupt, or holding Python objects
+    other than tensors and plain data (which are refused unread, never executed)."""
+
+
 def read_file(path: str | Path) -> dict:
-    """A .pt file's contents (CPU tensors)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A .pt file's contents (CPU tensors), loaded with ``weights_only=True``."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such checkpoint: {p}")
+    if p.is_dir():
+        raise CheckpointError(f"{p}: is a directory, not a .pt checkpoint")
+    size = p.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{p}: empty file, not a .pt checkpoint")
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": a refused file says why below
+            warnings.simplefilter("ignore")
+            ck = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+)", str(e))
+        if found:
+            raise CheckpointError(
+                f"{p}: refused: the file would create the Python object {found.group(1)}, and a neurecon "
+                "checkpoint holds only tensors and plain data (it was not loaded)"
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(e))
+        why = f"; the restricted unpickler stopped at: {detail.group(1).strip()[:120]}" if detail else ""
+        raise CheckpointError(f"{p}: not a .pt checkpoint, or truncated or corrupt ({size} bytes{why})") from None
+    except Exception as e:  # RuntimeError (not a zip, a torn archive), EOFError, …
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{p}: not a .pt checkpoint, or truncated or corrupt ({size} bytes; {reason})") from None
+    if not isinstance(ck, dict):
+        raise CheckpointError(f"{p}: not a neurecon checkpoint (it holds a {type(ck).__name__}, not a dict)")
+    return ck
 
 
 def build_model(spec: dict) -> nn.Module:
@@ -53,8 +92,10 @@ def resolve(name_or_path: str | Path | None, default: str = "default") -> Path:
 
 def load_checkpoint(name_or_path: str | Path | None, default: str = "default") -> dict:
     ck = read_file(resolve(name_or_path, default))
-    if not isinstance(ck, dict) or "spec" not in ck or "model" not in ck:
-        raise ValueError(f"{name_or_path}: not a neurecon checkpoint (needs 'spec' and 'model')")
+    if "spec" not in ck or "model" not in ck:
+        raise CheckpointError(f"{name_or_path}: not a neurecon checkpoint (needs 'spec' and 'model')")
+    if not isinstance(ck["spec"], dict) or not isinstance(ck["model"], dict):
+        raise CheckpointError(f"{name_or_path}: not a neurecon checkpoint ('spec' and 'model' must be dicts)")
     return ck
 
 
@@ -62,8 +103,21 @@ def load_model(name_or_path: str | Path | None = None, default: str = "default")
     """Model in eval mode (fp32) and its checkpoint dict (spec, card, …)."""
     ck = load_checkpoint(name_or_path, default)
     model = build_model(ck["spec"])
-    model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
+    if not all(torch.is_tensor(v) for v in ck["model"].values()):
+        raise CheckpointError(f"{name_or_path}: not a neurecon checkpoint ('model' must map names to tensors)")
+    try:
+        model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
+    except RuntimeError as e:  # missing/unexpected keys, size mismatches
+        raise CheckpointError(
+            f"{name_or_path}: the weights do not fit the model its spec describes "
+            f"({str(e).strip().splitlines()[0]}; {_mismatch_summary(e)})"
+        ) from None
     return model.eval(), ck
+
+
+def _mismatch_summary(err: RuntimeError) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()]
+    return lines[0][:200] if lines else "no details"
 
 
 def load_part(module: nn.Module, checkpoint: dict, prefix: str, strict: bool = True) -> nn.Module:
@@ -84,11 +138,25 @@ def export_shipped(best_pt: str | Path, out: str | Path, card: dict) -> Path:
         {
             "spec": ck["spec"],
             "model": {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()},
-            "card": card,
+            "card": plain(card),
         },
         out,
     )
     return out
+
+
+def plain(x):
+    """`x` with numpy scalars and arrays turned into Python numbers and lists (tuples kept), so
+    it loads with ``weights_only=True`` (a card's metrics may be numpy floats)."""
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(plain(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
 
 
 def weights_digest(state: dict[str, torch.Tensor]) -> str:

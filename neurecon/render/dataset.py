@@ -35,6 +35,21 @@ class RenderJob:
     shard: tuple[int, int] = (0, 1)
     overwrite: bool = False
 
+    def validate(self) -> None:
+        """A clear ValueError for a job that cannot render (before Mitsuba is loaded)."""
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler '{self.sampler}'; choose from {', '.join(SAMPLERS)}")
+        if self.split not in SPLIT_SEED_BASE:
+            raise ValueError(f"unknown split '{self.split}'; choose from {', '.join(SPLIT_SEED_BASE)}")
+        for name, value in (("size", self.size), ("scenes", self.scenes), ("ref_spp", self.ref_spp)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"render {name} (--{name.replace('_', '-')}) must be an integer ≥ 1, got {value!r}")
+        spp = self.spp if isinstance(self.spp, (list, tuple)) else [self.spp]
+        if not spp or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in spp):
+            raise ValueError(f"render spp (--spp) must be integers ≥ 1, got {self.spp!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"render seed (--seed) must be an integer ≥ 0, got {self.seed!r}")
+
     def scene_ids(self) -> list[int]:
         base = SPLIT_SEED_BASE[self.split] + self.seed
         i, n = self.shard
@@ -77,8 +92,7 @@ def run(job: RenderJob, progress: bool = True) -> dict:
     """Render every scene of the job (skipping finished ones unless overwrite) and merge metadata."""
     from tqdm import tqdm
 
-    if job.sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler '{job.sampler}'; choose from {', '.join(SAMPLERS)}")
+    job.validate()
     job.directory.mkdir(parents=True, exist_ok=True)
     ids = [s for s in job.scene_ids() if job.overwrite or not _done(job, s)]
     mitsuba()

@@ -82,13 +82,54 @@ def lr_factor(step: int, total: int, cfg) -> float:
 
 
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every global RNG's state as tensors, lists and numbers, so `last.pt` loads with
+    ``weights_only=True`` (numpy's legacy state holds an ndarray, which would need a pickled global)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "name": str(name),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),  # uint32 values, exactly
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "python": {"version": version, "state": list(internal), "gauss_next": gauss_next},
+    }
 
 
 def _set_rng_state(s: dict) -> None:
     torch.set_rng_state(s["torch"])
-    np.random.set_state(s["numpy"])
-    random.setstate(s["python"])
+    n, p = s["numpy"], s["python"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["gauss"]))
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+
+
+def _plain(x):
+    """Tuples as lists, for comparing a saved config or spec with the current one."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _differences(saved: dict, now: dict, prefix: str = "") -> list[str]:
+    """`key: saved → now` for every leaf that differs (nested dicts by dotted key)."""
+    out = []
+    for k in sorted(set(saved) | set(now), key=str):
+        a, b = saved.get(k, "(unset)"), now.get(k, "(unset)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif _plain(a) != _plain(b):
+            out.append(f"{prefix}{k}: {a!r} → {b!r}")
+    return out
+
+
+TRAINING_KEYS = ("model", "optim", "sched", "step", "best", "rng", "task", "config")
+RESTART_HINT = "to start the run over, pass --restart (or give it another run.out)"
 
 
 class WeightEMA:
@@ -194,16 +235,45 @@ class Trainer:
             atomic_save(self.checkpoint(), self.out / "last.pt")
 
     def resume(self) -> bool:
+        """Continue from `last.pt`: weights, optimiser, schedule, step, RNGs and the task's state;
+        `metrics.jsonl` is cut back to the checkpoint's step (a torn last line dropped). A file
+        that is not this run's checkpoint is a ValueError that suggests --restart."""
         path = self.out / "last.pt"
         if not path.exists():
             return False
-        ck = read_file(path)
+        try:
+            ck = read_file(path)
+        except ValueError as e:
+            raise ValueError(f"cannot resume: {e}; {RESTART_HINT}") from None
+        missing = [k for k in TRAINING_KEYS if k not in ck]
+        if missing:
+            raise ValueError(
+                f"cannot resume from {path}: not a training checkpoint (no {', '.join(missing)}); {RESTART_HINT}"
+            )
+        try:
+            self._load_training_state(ck)
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            saved = ck["config"] if isinstance(ck["config"], dict) else {}
+            now = self.cfg.to_dict()
+            diff = _differences(
+                {k: saved.get(k, {}) for k in ("task", "optim")}, {k: now[k] for k in ("task", "optim")}
+            )
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(
+                f"cannot resume from {path}: the checkpoint does not match this config ({reason}"
+                + (f"; changed since it was saved: {'; '.join(diff[:6])}" if diff else "")
+                + f"); {RESTART_HINT}"
+            ) from None
+        self._truncate_metrics()
+        return True
+
+    def _load_training_state(self, ck: dict) -> None:
         self.model.load_state_dict(ck["model"])
         if self.ema:  # a run that turns the average on mid-way starts it from the current weights
             self.ema.model.load_state_dict(ck.get("ema", ck["model"]))
         self.opt.load_state_dict(ck["optim"])
         self.sched.load_state_dict(ck["sched"])
-        self.step, self.best = ck["step"], ck["best"]
+        self.step, self.best = int(ck["step"]), ck["best"]
         saved_ema = ck["config"]["optim"].get("ema", 0.0)
         if saved_ema != self.cfg.optim.ema:
             # the kept best was scored on other weights (raw vs averaged): compare afresh
@@ -216,11 +286,25 @@ class Trainer:
         self.elapsed_before = ck.get("elapsed_s", 0.0)
         _set_rng_state(ck["rng"])
         self.task.load_state_dict(ck["task"])
+
+    def _truncate_metrics(self) -> None:
+        """Keep the records up to the checkpoint's step (a run killed after it logged steps the
+        resumed run logs again) and drop unparsable lines (torn by the kill); rewrite the file so."""
         mpath = self.out / "metrics.jsonl"
-        if mpath.exists():
-            self.history = [json.loads(line) for line in mpath.read_text().splitlines() if line.strip()]
-            self.history = [h for h in self.history if h.get("step", 0) <= self.step]
-        return True
+        if not mpath.exists():
+            return
+        kept_lines, self.history = [], []
+        for line in mpath.read_text(errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            step = rec.get("step", 0) if isinstance(rec, dict) else None
+            if isinstance(step, (int, float)) and step <= self.step:
+                kept_lines.append(line)
+                self.history.append(rec)
+        if self.is_main:
+            atomic_write_text(mpath, "".join(line + "\n" for line in kept_lines))
 
     # logging ----------------------------------------------------------------------------
     def log(self, record: dict) -> None:
@@ -251,7 +335,7 @@ class Trainer:
         with torch.no_grad():
             metrics = self.task.validate(model)
         self.model.train()
-        value = metrics[self.task.monitor]
+        value = float(metrics[self.task.monitor])
         better = self.best is None or (value < self.best if self.task.monitor_mode == "min" else value > self.best)
         if better:
             self.best = value
@@ -273,12 +357,13 @@ class Trainer:
         from tqdm import tqdm
 
         run = self.cfg.run
+        resumed = resume and self.resume()  # before config.yaml: a failed resume leaves the run as it was
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.out / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
-        if resume and self.resume() and self.is_main:
+        if resumed and self.is_main:
             print(f"resumed from {self.out / 'last.pt'} at step {self.step}")
-        elif self.is_main and (self.out / "metrics.jsonl").exists():
+        elif not resumed and self.is_main and (self.out / "metrics.jsonl").exists():
             (self.out / "metrics.jsonl").unlink()
         t0 = self._t0 = time.perf_counter()
         bar = tqdm(

@@ -41,6 +41,8 @@ def sweep(den: Denoiser, buf: Buffers, lambdas=DEFAULT_LAMBDAS) -> tuple[dict[fl
     names = [exr_name(l) for l in lambdas]
     if len(set(names)) < len(names):
         raise ValueError(f"λ values {lambdas} are too close to tell apart in file names ({names})")
+    for lam in (lambdas[0], lambdas[-1]):  # a λ outside the trained range fails before the features run
+        den.lambda_map(lam, (1, 1))
     sess = den.session(buf)
     sess.denoise(lambdas[0])  # warm-up: the first tail call allocates
     outs, tail = {}, []

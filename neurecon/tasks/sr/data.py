@@ -80,11 +80,11 @@ def demo_image(name: str) -> np.ndarray:
 
 
 def read_rgb8(path: str | Path) -> np.ndarray:
-    """An image file as H×W×3 uint8 sRGB code values (alpha dropped, grey replicated)."""
-    from PIL import Image
+    """An image file as H×W×3 uint8 sRGB code values (alpha dropped, grey replicated), within
+    the read budget (:func:`neurecon.io.ldr.open_image`)."""
+    from ...io.ldr import open_image
 
-    with Image.open(path) as im:
-        im.load()
+    with open_image(path) as im:
         if im.mode in ("I;16", "I;16B", "I;16L", "I"):
             a = np.asarray(im, dtype=np.float64) / 65535.0
             return _as_rgb8(a)

@@ -103,9 +103,13 @@ def teacher_outputs(
         if path.suffix != ".pt":
             path = path / f"{fp[:16]}.pt"
         if path.exists():
-            ck = read_file(path)
+            try:
+                ck = read_file(path)
+            except ValueError as e:  # not loadable with weights_only (e.g. a cache of numpy arrays): recompute
+                print(f"ignoring the teacher cache: {e}", flush=True)
+                ck = {}
             if ck.get("fingerprint") == fp:
-                return [teacher_pair(sr, scale) for sr in ck["sr"]]
+                return [teacher_pair(sr.numpy() if torch.is_tensor(sr) else sr, scale) for sr in ck["sr"]]
     srs = []
     for i, p in enumerate(pairs):
         if progress:
@@ -113,7 +117,9 @@ def teacher_outputs(
         srs.append(upscale_array(teacher, p.lr, tile=tile))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save({"fingerprint": fp, "names": [p.name for p in pairs], "sr": srs}, path)
+        # tensors, not numpy arrays: the cache loads with weights_only=True like every .pt
+        sr_tensors = [torch.from_numpy(np.ascontiguousarray(sr)) for sr in srs]
+        atomic_save({"fingerprint": fp, "names": [p.name for p in pairs], "sr": sr_tensors}, path)
     return [teacher_pair(sr, scale) for sr in srs]
 
 
