@@ -105,3 +105,18 @@ def test_a_stage_stopped_by_its_time_limit_holds_back_the_next(tiny_dataset, tmp
     trainer = train_from_config(cfg, progress=False)
     assert trainer.out == tmp_path / "staged" / "b" and trainer.step == 4
     assert (tmp_path / "staged" / "a" / "best.pt").exists()
+
+
+def test_stop_at_cuts_a_run_short_of_its_schedule(tiny_dataset, tmp_path):
+    from conftest import tiny_config
+
+    from neurecon.train.run import stage_finished, train_from_config
+
+    cfg = tiny_config(tiny_dataset, tmp_path / "cut", iterations=8)
+    cfg["optim"].update(schedule="cosine")
+    cfg["run"]["stop_at"] = 3
+    trainer = train_from_config(cfg, progress=False)
+    assert trainer.step == 3 and stage_finished(load_config(cfg))
+    lr = [r["lr"] for r in map(json.loads, (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) if "lr" in r]
+    assert lr[-1] > 1e-3 * 0.5  # still early in the 8-step cosine, not its end
+    assert train_from_config(cfg, progress=False).step == 3  # resuming a finished cut run trains nothing

@@ -50,6 +50,7 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     tensorboard: bool = False
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
+    stop_at: int = 0  # end the run at this step, the LR schedule still spanning `iterations`; 0 = at the end
     precision: str = "fp32"  # fp32 | bf16: the forward pass under bf16 autocast (master weights, loss, validation fp32)
 
 
@@ -57,7 +58,8 @@ SECTIONS = ("task", "optim", "run", "card", "render")
 RENDER_KEYS = {"out", "split", "scenes", "size", "spp", "ref_spp", "seed", "sampler", "kind", "olat"}
 # `kind` of a render job: denoise (the default: neurecon.render.dataset) or olat (a virtual light
 # stage, neurecon.render.olat; its light-stage options go under `olat:` and are checked there)
-RENDER_KINDS = ("denoise", "olat")
+RENDER_KINDS = ("denoise", "olat", "sequence")
+RENDER_KEYS.add("sequence")  # kind: sequence — animated frames (neurecon.render.sequence), options under `sequence:`
 
 
 @dataclass

@@ -26,7 +26,12 @@ def stage_finished(cfg: TrainConfig) -> bool:
             steps.append(json.loads(line).get("step", 0))
         except ValueError:
             continue
-    return bool(steps) and max(steps) >= cfg.run.iterations
+    return bool(steps) and max(steps) >= end_step(cfg)
+
+
+def end_step(cfg: TrainConfig) -> int:
+    """Where a run ends: run.stop_at when it cuts the schedule short, else run.iterations."""
+    return min(cfg.run.stop_at, cfg.run.iterations) if cfg.run.stop_at else cfg.run.iterations
 
 
 def train_from_config(
@@ -54,10 +59,10 @@ def train_from_config(
         if name and trainer.is_main:
             print(f"stage {name}: {cfg.run.out}")
         result = trainer.fit(resume=resume)
-        if result["step"] < cfg.run.iterations:  # stopped on run.max_minutes: later stages must wait
+        if result["step"] < end_step(cfg):  # stopped on run.max_minutes: later stages must wait
             if trainer.is_main:
                 where = f" stage {name}" if name else ""
-                print(f"stopped at step {result['step']} of {cfg.run.iterations}; the same command resumes{where}")
+                print(f"stopped at step {result['step']} of {end_step(cfg)}; the same command resumes{where}")
             return trainer
         if trainer.is_main:
             print(

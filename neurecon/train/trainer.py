@@ -376,7 +376,9 @@ class Trainer:
         self.model.train()
         running: dict[str, float] = {}
         n_run = 0
-        while self.step < run.iterations:
+        # run.stop_at ends a run early on purpose (a stage cut short of its schedule)
+        end = min(run.stop_at, run.iterations) if run.stop_at else run.iterations
+        while self.step < end:
             batch = self.task.next_batch()
             loss, logs = self.task.training_step(self.net, batch, self.step, run.iterations)
             if not torch.isfinite(loss):
@@ -394,20 +396,20 @@ class Trainer:
                 running[k] = running.get(k, 0.0) + float(v)
             n_run += 1
             bar.update(1)
-            if self.step % run.log_every == 0 or self.step == run.iterations:
+            if self.step % run.log_every == 0 or self.step == end:
                 rec = {k: v / n_run for k, v in running.items()}
                 bar.set_postfix(loss=f"{rec['loss']:.4f}")
                 self.log(
                     {"step": self.step, "lr": self.sched.get_last_lr()[0], "elapsed_s": round(self.elapsed, 2), **rec}
                 )
                 running, n_run = {}, 0
-            if self.step % run.val_every == 0 or self.step == run.iterations:
+            if self.step % run.val_every == 0 or self.step == end:
                 if self.is_main:
                     self.validate()
                     self.plot()
                 if self.world > 1:
                     torch.distributed.barrier()
-            if self.step % run.ckpt_every == 0 or self.step == run.iterations:
+            if self.step % run.ckpt_every == 0 or self.step == end:
                 self.save_last()
             if run.max_minutes and time.perf_counter() - t0 > 60 * run.max_minutes:
                 self.save_last()
