@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("--maxmem", type=int, default=2048, help="the denoiser's memory budget in MB (the default's)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-rss", action="store_true", help="skip the per-configuration peak-RSS subprocesses")
-    ap.add_argument("--out", default="bench/results/resolution")
+    ap.add_argument("--out", default="bench/results/resolution_speed")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     resolution.run(a.models, a.sizes, a.precisions, a.rounds, a.maxmem, not a.no_rss, a.out)

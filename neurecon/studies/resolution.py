@@ -113,7 +113,7 @@ def run(
     rounds: int = 3,
     maxmem: int = 2048,
     rss: bool = True,
-    out: str | Path = "bench/results/resolution",
+    out: str | Path = "bench/results/resolution_speed",
 ) -> dict:
     from .. import peers
     from ..infer.denoiser import Denoiser
