@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..buffers import VALUE_MAX, BufferError, Buffers
+from ..buffers import VALUE_MAX, BufferError, Buffers, SanitizeReport
 from ..models import load_model
 from ..nn import precision as prec
 from ..nn.specialiser import LAMBDA_MAX
@@ -53,7 +53,7 @@ class Denoiser:
         self.precision = prec.resolve(precision)
         self.card = (checkpoint or {}).get("card", {})
         self.maxmem_mb = maxmem_mb
-        self.last_sanitize_report = None
+        self.last_sanitize_report: SanitizeReport | None = None
         self.last_seconds = 0.0
         if threads:
             torch.set_num_threads(threads)

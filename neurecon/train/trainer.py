@@ -198,7 +198,7 @@ class Trainer:
         self._t0 = time.perf_counter()
         self.best: float | None = None
         self.history: list[dict] = []
-        self._tb = None
+        self._tb: Any = None  # a tensorboard SummaryWriter once the first record is logged
 
     # checkpoints ------------------------------------------------------------------------
     @property
