@@ -22,7 +22,10 @@ PLANES: dict[str, int] = {
     "normal": 3,
     "depth": 1,
     "position": 3,
-    "motion": 2,
+    "motion": 2,  # pixels to the previous frame (x right, y down); see neurecon.render.sequence
+    "motion_valid": 1,
+    "motion_next": 2,
+    "motion_next_valid": 1,
     "color_var": 3,
     "albedo_var": 3,
     "normal_var": 3,

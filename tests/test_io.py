@@ -207,7 +207,10 @@ def test_cycles_names(tmp_path):
     ch["RenderLayer.Depth.Z"] = d[..., 0]
     write_exr_channels(tmp_path / "cy.exr", ch)
     assert detect_layout(ch) == "cycles"
-    assert_same(read_buffers(tmp_path / "cy.exr"), Buffers(color=c, albedo=a, normal=n, depth=d, motion=v[..., :2]))
+    # Blender's Vector pass (y up; B,A = minus the motion to the next frame) in our convention
+    motion, motion_next = v[..., :2] * [1, -1], v[..., 2:] * [-1, 1]
+    want = Buffers(color=c, albedo=a, normal=n, depth=d, motion=motion, motion_next=motion_next)
+    assert_same(read_buffers(tmp_path / "cy.exr"), want)
     # with Cycles denoising on, Combined is the denoised image: the noisy one is read instead
     for i, comp in enumerate("RGB"):
         ch[f"RenderLayer.Noisy Image.{comp}"] = noisy[..., i]

@@ -1,4 +1,5 @@
-"""`neurecon render`: a procedural Mitsuba dataset in OIDN's layout, or OLAT folders (`--olat`) for relighting."""
+"""`neurecon render`: a procedural Mitsuba dataset in OIDN's layout, OLAT folders (`--olat`) for
+relighting, or animated sequences with motion vectors (`--sequence`) for temporal denoising."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ def add_parser(sub) -> None:
         "--out", default=None, help="dataset root; scenes go to OUT/SPLIT/ (data/mitsuba; --olat: data/olat)"
     )
     r.add_argument("--split", choices=["train", "valid", "test"], default="train")
-    r.add_argument("--scenes", type=int, default=8)
+    r.add_argument("--scenes", type=int, default=8, help="scenes (with --sequence: sequences)")
     r.add_argument("--size", type=int, default=None, help="image width = height in pixels (128; --olat: 64)")
     r.add_argument("--spp", type=int, nargs="+", default=None, help="noisy spp ladder (4 16; --olat: one count, 256)")
     r.add_argument("--ref-spp", type=int, default=1024)
@@ -17,6 +18,20 @@ def add_parser(sub) -> None:
     r.add_argument("--sampler", choices=["independent", "ldsampler"], default="independent")
     r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
     r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
+    r.add_argument(
+        "--sequence",
+        action="store_true",
+        help="render animated sequences: per frame noisy buffers, a reference and motion vectors "
+        "(OUT/SPLIT/seqNNNNNN/{S}spp/frame_TTTT.exr, ref/frame_TTTT.exr)",
+    )
+    r.add_argument("--frames", type=int, default=8, help="--sequence: frames per sequence")
+    r.add_argument(
+        "--motion",
+        default="mixed",
+        help="--sequence: orbit | dolly | pan | objects | orbit+objects | seeds (static camera, a new "
+        "seed each frame, one reference) | mixed (one moving kind per sequence)",
+    )
+    r.add_argument("--speed", type=float, default=1.0, help="--sequence: scale of every motion step")
     r.add_argument("--quiet", action="store_true")
     o = r.add_argument_group("OLAT (a virtual light stage for relighting; see neurecon/render/olat.py)")
     o.add_argument(
@@ -60,10 +75,32 @@ def _run_olat(job, a) -> None:
     )
 
 
+def _run_sequences(job, a) -> None:
+    from ..render.sequence import run as run_sequences
+
+    meta = run_sequences(job, progress=not a.quiet)
+    print(
+        f"{job.directory}: {len(job.sequence_ids())} sequence(s) of {job.frames} frames ({job.motion}) "
+        f"with {meta['variant']}"
+    )
+
+
+def sequence_job(spec: dict, shard: tuple[int, int]):
+    """A recipe's `kind: sequence` render entry (its options under `sequence:`) as a SequenceJob."""
+    from ..render.sequence import SequenceJob
+
+    spec = {k: v for k, v in spec.items() if k != "kind"}
+    options = spec.pop("sequence", None) or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"a sequence render job's sequence: is a mapping (frames, motion, speed), got {options!r}")
+    return SequenceJob(**{"out": "data/temporal", **spec, **options, "shard": shard})
+
+
 def run(a) -> int:
     from ..render.dataset import RenderJob, parse_shard
     from ..render.dataset import run as run_job
     from ..render.olat import OlatJob, job_from_recipe
+    from ..render.sequence import SequenceJob
 
     if a.recipe:
         from ..train.config import render_jobs
@@ -74,6 +111,9 @@ def run(a) -> int:
         for spec in jobs:
             if spec.get("kind", "denoise") == "olat":
                 _run_olat(job_from_recipe({"out": "data/olat", **spec}), a)
+                continue
+            if spec.get("kind") == "sequence":
+                _run_sequences(sequence_job(spec, parse_shard(a.shard)), a)
                 continue
             spec = {k: v for k, v in spec.items() if k != "kind"}
             job = RenderJob(**{"out": "data/mitsuba", **spec, "shard": parse_shard(a.shard)})
@@ -94,6 +134,25 @@ def run(a) -> int:
                 layout=a.layout,
                 ground=a.ground,
                 distance=a.distance,
+            ),
+            a,
+        )
+        return 0
+    if a.sequence:
+        _run_sequences(
+            SequenceJob(
+                out=a.out or "data/temporal",
+                split=a.split,
+                scenes=a.scenes,
+                frames=a.frames,
+                size=a.size or 128,
+                spp=a.spp or [4, 16],
+                ref_spp=a.ref_spp,
+                seed=a.seed,
+                motion=a.motion,
+                speed=a.speed,
+                shard=parse_shard(a.shard),
+                overwrite=a.overwrite,
             ),
             a,
         )

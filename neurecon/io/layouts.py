@@ -4,13 +4,23 @@ Two naming families are understood (names compare case-insensitively):
 
 * **Mitsuba / plain** — colour ``R,G,B`` (or grey ``Y``, or ``color.R…``); AOVs as
   ``<layer>.<component>``: ``albedo.R``, ``nn.X``/``normal.X`` (or ``.R``), ``depth.Y``/``dd.T``/
-  ``dd.Y``/``depth.Z`` (or a bare ``Z``), ``pos.X``/``position.X``, ``motion.X/Y`` and our
+  ``dd.Y``/``depth.Z`` (or a bare ``Z``), ``pos.X``/``position.X``, motion (below) and our
   variances ``color_var.R``/``variance.R``, ``albedo_var.R``, ``normal_var.X``, ``depth_var.Y``.
   Mitsuba's moment-integrator ``m2_*`` channels are not read: our own files store variances.
 * **Blender Cycles** — ``<view layer>.<pass>.<component>`` with any view-layer name:
   ``Noisy Image`` (preferred: when Cycles denoises, ``Combined`` holds the *denoised* result)
   or ``Combined``, ``Denoising Albedo``, ``Denoising Normal``/``Normal``, ``Denoising Depth``/
-  ``Depth`` (``.Z``), ``Position``, ``Vector`` (motion: ``X,Y``; ``Z,W`` point to the next frame).
+  ``Depth`` (``.Z``), ``Position``, ``Vector`` (motion, converted: see below).
+
+**Motion** (one convention, :mod:`neurecon.render.sequence`): ``motion.X``, ``motion.Y`` is the
+offset in pixels (x to the right, y downwards, as columns and rows) from the pixel centre to where
+the same surface point was in the previous frame (zero in the first frame); ``motion_valid.Y`` is 1
+where that point was visible there and 0 at disocclusions, off-screen and in the first frame;
+``motion_next.X/Y`` and ``motion_next_valid.Y`` are the same towards the next frame. Blender's
+``Vector`` pass holds, in pixels with y up, R,G = the motion towards the previous frame and B,A =
+minus the motion towards the next (Cycles: ``pre − center`` and ``center − post``), so it reads as
+``motion = (X, −Y)`` and ``motion_next = (−Z, W)`` (and is written back the same way); it has no
+validity, which the temporal denoiser then derives from the vectors (``neurecon.infer.temporal``).
 
 For each plane the first complete alternative wins; a partial one (``albedo.R`` without
 ``albedo.B``) is an error rather than a silently missing buffer.
@@ -39,6 +49,9 @@ MITSUBA: dict[str, list[tuple[str, ...]]] = {
     "depth": _alts(("depth.", "dd."), ("Y",), ("T",), ("Z",)) + [("Z",)],
     "position": _alts(("pos.", "position."), XYZ, RGB),
     "motion": _alts(("motion.",), ("X", "Y"), ("R", "G")),
+    "motion_valid": _alts(("motion_valid.",), ("Y",), ("R",)),
+    "motion_next": _alts(("motion_next.",), ("X", "Y"), ("R", "G")),
+    "motion_next_valid": _alts(("motion_next_valid.",), ("Y",), ("R",)),
     "color_var": _alts(("color_var.", "variance."), RGB, ("Y",)),
     "albedo_var": _alts(("albedo_var.",), RGB, ("Y",)),
     "normal_var": _alts(("normal_var.",), XYZ, RGB),
@@ -53,7 +66,10 @@ CYCLES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "depth": [("Denoising Depth", ("Z",)), ("Depth", ("Z",))],
     "position": [("Position", XYZ)],
     "motion": [("Vector", ("X", "Y"))],
+    "motion_next": [("Vector", ("Z", "W"))],
 }
+# Blender's Vector pass → our motion planes: per-component signs (y up → y down; B,A = −next)
+_CYCLES_SIGN = {"motion": np.array([1, -1], np.float32), "motion_next": np.array([-1, 1], np.float32)}
 _CYCLES_WRITE = {"color": "Combined"}  # a file we write holds the noisy image as Combined
 _CYCLES_PASSES = {p.lower() for alts in CYCLES.values() for p, _ in alts}
 _MITSUBA_AUX = {c.lower() for alts in MITSUBA.values() for alt in alts for c in alt if "." in c}
@@ -98,12 +114,15 @@ def channels_to_buffers(channels: Mapping[str, np.ndarray], layer: str | None = 
     by_lower = {n.lower(): n for n in channels}
     found = ", ".join(sorted(channels)) or "none"
     planes = {}
+    layout = detect_layout(channels)
     for plane, alts in _alternatives(channels, layer).items():
         for alt in alts:
             found_names = [by_lower.get(c.lower()) for c in alt]
             names = [n for n in found_names if n is not None]
             if len(names) == len(found_names):
                 planes[plane] = np.stack([channels[n] for n in names], axis=-1)
+                if layout == "cycles" and plane in _CYCLES_SIGN:
+                    planes[plane] = planes[plane] * _CYCLES_SIGN[plane]
                 break
             if names:
                 missing = [c for c, n in zip(alt, found_names) if n is None]
@@ -131,4 +150,9 @@ def buffers_to_channels(buffers: Buffers, style: str = "mitsuba") -> dict[str, n
     unnamed = [p for p in buffers.names() if p not in names]
     if unnamed:
         raise BufferError(f"{style} layout has no channels for {', '.join(unnamed)}")
-    return {c: buffers[p][..., i] for p in buffers.names() for i, c in enumerate(names[p])}
+    sign = _CYCLES_SIGN if style == "cycles" else {}
+    return {
+        c: buffers[p][..., i] * (sign[p][i] if p in sign else 1)
+        for p in buffers.names()
+        for i, c in enumerate(names[p])
+    }
