@@ -31,6 +31,16 @@ def add_parser(sub) -> None:
         help="λ ≥ 1: keep more input detail (and noise); uses the 'lambda' model unless --model",
     )
     d.add_argument("--lambda-map", help="spatially varying λ as an image (EXR/PFM/PNG; its mean over channels)")
+    d.add_argument(
+        "--temporal",
+        type=int,
+        metavar="N",
+        default=None,
+        help="denoise the frames (in the order given) as a sequence with an N-frame window (odd; 3: "
+        "temporal_m1, 5 or 7: temporal_m3, unless --model), motion vectors from each frame's layers; "
+        "streams with memory bounded by the window",
+    )
+    d.add_argument("--causal", action="store_true", help="with --temporal: past frames only (interactive use)")
     d.set_defaults(func=run)
 
 
@@ -93,6 +103,10 @@ def run(a) -> int:
     targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
     for d in sorted({t.parent for t in targets}):
         check_output_dir(d)
+    if a.temporal is not None or a.causal:
+        from .temporal import run_temporal
+
+        return run_temporal(a, frames, targets)
     lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
     single, failed, seconds = len(frames) == 1, [], []
     first = read_frame_args(a, frames[0]) if single else None  # a bad frame fails before the model loads

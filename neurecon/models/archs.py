@@ -55,3 +55,9 @@ def relight_unet(spec: dict) -> nn.Module:
     from ..nn.relight import RelightUNet
 
     return RelightUNet(**spec)
+
+
+def unet_temporal(spec: dict) -> nn.Module:
+    from ..nn.temporal import TemporalUNet
+
+    return TemporalUNet(**spec)

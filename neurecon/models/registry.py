@@ -66,6 +66,7 @@ for _name, _builder in [
     ("edsr", archs.edsr),
     ("rcan", archs.rcan),
     ("relight_unet", archs.relight_unet),
+    ("unet_temporal", archs.unet_temporal),
 ]:
     register_arch(_name, _builder)
 
@@ -74,6 +75,7 @@ for _name, _target in [
     ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
     ("sr", "neurecon.tasks.sr.task:SRTask"),
     ("relight", "neurecon.tasks.relight.task:RelightTask"),
+    ("denoise_temporal", "neurecon.tasks.denoise_temporal.task:TemporalTask"),
 ]:
     register_task(_name, _target)
 
