@@ -29,6 +29,18 @@ def _history(run: Path) -> list[dict]:
     return out
 
 
+def _world_of_last(last: Path) -> int:
+    """The DDP world size a run's resume checkpoint records (runs whose best.pt predates the field).
+    A last.pt that cannot be read safely (an old run's numpy RNG state) does not stop an export."""
+    if not last.exists():
+        return 1
+    try:
+        return int(read_file(last).get("world", 1))
+    except ValueError as e:
+        print(f"note: {e}; the card assumes one process")
+        return 1
+
+
 def run_summary(run_dir: str | Path) -> dict:
     """What a finished run says about itself: iterations, wall time, processes, precision, the
     best validation, its config, and the data as its task describes it."""
@@ -42,8 +54,7 @@ def run_summary(run_dir: str | Path) -> dict:
     cfg = best.get("config") or yaml.safe_load((run / "config.yaml").read_text())
     best_val = next((h for h in val if h["step"] == best["step"]), val[-1] if val else {})
     task = registry.task_factory(cfg["task"].get("name"))
-    last = run / "last.pt"
-    world = read_file(last).get("world", 1) if last.exists() else 1
+    world = best.get("world") or _world_of_last(run / "last.pt")
     return {
         "iterations": train[-1]["step"] if train else 0,
         "world": world,

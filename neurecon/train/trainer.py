@@ -34,6 +34,13 @@ from .config import TrainConfig
 
 
 class Task(Protocol):
+    """What a task gives the trainer. A task with further optimised modules of its own (a GAN's
+    discriminator, an actor–critic's critic) owns them and their optimisers, steps them itself —
+    inside ``training_step``, or in the optional ``after_step(model, step, total) -> logs``, which the
+    trainer calls right after the model's own optimiser step (e.g. the discriminator's update on the
+    generator's detached output) — and keeps their weights and optimiser states in its
+    ``state_dict``, so that resume stays exact."""
+
     monitor: str  # validation metric used to keep the best model
     monitor_mode: str  # "min" or "max"
 
@@ -347,6 +354,7 @@ class Trainer:
                         "step": self.step,
                         self.task.monitor: value,
                         "config": self.cfg.to_dict(),
+                        "world": self.world,
                     },
                     self.out / "best.pt",
                 )
@@ -389,6 +397,9 @@ class Trainer:
                 logs["grad_norm"] = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip))
             self.opt.step()
             self.sched.step()
+            after_step = getattr(self.task, "after_step", None)
+            if after_step is not None:  # the task's own modules (e.g. a discriminator) step here
+                logs.update(after_step(self.net, self.step, run.iterations) or {})
             if self.ema:
                 self.ema.update(self.model)
             self.step += 1
