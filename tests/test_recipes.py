@@ -120,3 +120,19 @@ def test_stop_at_cuts_a_run_short_of_its_schedule(tiny_dataset, tmp_path):
     lr = [r["lr"] for r in map(json.loads, (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) if "lr" in r]
     assert lr[-1] > 1e-3 * 0.5  # still early in the 8-step cosine, not its end
     assert train_from_config(cfg, progress=False).step == 3  # resuming a finished cut run trains nothing
+
+
+def test_metadata_describes_every_scene_of_a_split_not_the_last_job(tmp_path):
+    from neurecon.render.dataset import RenderJob, run
+    from neurecon.tasks.denoise.task import describe_data
+
+    run(RenderJob(out=str(tmp_path), split="train", scenes=1, size=16, spp=[2], ref_spp=4), progress=False)
+    meta_path = tmp_path / "train" / "metadata.json"
+    run(RenderJob(out=str(tmp_path), split="train", scenes=1, size=16, spp=[2], ref_spp=8), progress=False)
+    assert json.loads(meta_path.read_text())["ref_spp"] == 4  # a job over finished scenes changes nothing
+    run(RenderJob(out=str(tmp_path), split="train", seed=1, scenes=1, size=16, spp=[2], ref_spp=8), progress=False)
+    meta = json.loads(meta_path.read_text())
+    assert meta["ref_spp"] == [4, 8] and meta["seed_range"] == [0, 2]
+    assert [(r["seed"], r["ref_spp"]) for r in meta["scenes"]] == [(0, 4), (1, 8)]
+    task = {"data": {"root": str(tmp_path), "train_seeds": [1, 2], "valid": "none"}}
+    assert describe_data(task)["train"]["ref_spp"] == 8  # the card describes the scenes training read

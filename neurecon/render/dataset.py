@@ -81,7 +81,15 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
     ref = render_buffers(scene, job.ref_spp, seed=scene_seed * 16 + 15)
     write_oidn_frame(job.directory, name, "ref", ref.subset(["color", "albedo", "normal", "depth"]))
     times["ref"] = round(time.perf_counter() - t, 3)
-    return {"name": name, "seed": scene_seed, "seconds": times}
+    return {
+        "name": name,
+        "seed": scene_seed,
+        "size": job.size,
+        "spp": list(job.spp),
+        "ref_spp": job.ref_spp,
+        "sampler": job.sampler,
+        "seconds": times,
+    }
 
 
 def _done(job: RenderJob, scene_seed: int) -> bool:
@@ -105,26 +113,37 @@ def run(job: RenderJob, progress: bool = True) -> dict:
         rec = render_scene(job, s)
         meta["scenes"] = [r for r in meta.get("scenes", []) if r["name"] != rec["name"]] + [rec]
         _write_meta(meta, meta_path, job, time.perf_counter() - t0)  # after every scene: a killed job loses nothing
-    if not ids:
+    if not ids and not meta_path.exists():
         _write_meta(meta, meta_path, job, 0.0)
     return meta
 
 
 def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
+    """Top-level fields describe every scene in the folder, not only this job's: a scene records how
+    it was rendered, and a field whose scenes differ lists the distinct values."""
     import mitsuba as _mi
 
+    for rec in meta["scenes"]:  # scenes rendered before scenes recorded this: what the folder said then
+        for key in ("size", "spp", "ref_spp", "sampler"):
+            rec.setdefault(key, meta.get(key, getattr(job, key)))
+
+    def summary(key: str):
+        values = sorted({json.dumps(r[key]) for r in meta["scenes"]})
+        return json.loads(values[0]) if len(values) == 1 else [json.loads(v) for v in values]
+
+    seeds = [r["seed"] for r in meta["scenes"]]
     meta.update(
         {
             "renderer": f"mitsuba {_mi.__version__}",
             "variant": current_variant(),
-            "sampler": job.sampler,
+            "sampler": summary("sampler") if seeds else job.sampler,
             "integrator": "moment(aov(path))",
             "pixel_filter": "box",
-            "size": job.size,
-            "spp": job.spp,
-            "ref_spp": job.ref_spp,
+            "size": summary("size") if seeds else job.size,
+            "spp": summary("spp") if seeds else job.spp,
+            "ref_spp": summary("ref_spp") if seeds else job.ref_spp,
             "split": job.split,
-            "seed_range": [SPLIT_SEED_BASE[job.split] + job.seed, SPLIT_SEED_BASE[job.split] + job.seed + job.scenes],
+            "seed_range": [min(seeds), max(seeds) + 1] if seeds else [SPLIT_SEED_BASE[job.split] + job.seed] * 2,
             "shard": list(job.shard),
             "host": platform.node(),
             "cpus": os.cpu_count(),

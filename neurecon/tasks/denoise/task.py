@@ -174,9 +174,14 @@ def describe_data(task: dict) -> dict:
         if not meta.exists():
             continue
         m = json.loads(meta.read_text())
-        out[key] = {k: m.get(k) for k in ("renderer", "variant", "sampler", "size", "spp", "ref_spp")}
-        # what training read (limit, seed range), not what the render job's metadata planned
+        # what training read (limit, seed range) as each scene was rendered, not what the last job planned
         used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
+        recs = {r["name"]: r for r in m.get("scenes", [])}
+        out[key] = {k: m.get(k) for k in ("renderer", "variant")}
+        for k in ("sampler", "size", "spp", "ref_spp"):
+            values = sorted({json.dumps(recs.get(n, {}).get(k, m.get(k))) for n in used} or {json.dumps(m.get(k))})
+            out[key][k] = json.loads(values[0]) if len(values) == 1 else [json.loads(v) for v in values]
+        m = {**m, **out[key]}
         seeds = [s for s in map(scene_seed, used) if s is not None]
         out[key]["scenes"] = len(used)
         out[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
