@@ -17,6 +17,15 @@ from neurecon.render.mitsuba_backend import integrator, mitsuba, render_buffers
 TINY_UNET = {"widths": [4, 4, 4, 4], "kernel": 3, "sources": {"mitsuba": ["color", "albedo", "normal"]}}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread is fastest, and on a loaded 2-core machine two spin against each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # --- warping -------------------------------------------------------------------------------------
 
 
@@ -344,3 +353,113 @@ def test_cli_streams_a_sequence_within_the_window(tmp_path, capsys):
     write_buffers(names[2], Buffers({k: _frames(6)[2][k] for k in ("color", "albedo", "normal")}))
     assert main(["denoise", *names, "-o", str(out), "--temporal", "3", "--model", str(tmp_path / "t.pt")]) == 2
     assert "motion.X" in capsys.readouterr().err
+
+
+# --- training data and task ------------------------------------------------------------------------
+
+
+def _shifting_sequence(frames=6, size=24, seed=0):
+    """Frame t is a smooth random texture moved t pixels to the right: exact motion (−1, 0)."""
+    from neurecon.tasks.denoise_temporal.data import SequenceData
+
+    rng = np.random.default_rng(seed)
+    base = torch.from_numpy(rng.random((3, size, size + frames)).astype(np.float32))
+    color = torch.stack([base[:, :, frames - t : frames - t + size] for t in range(frames)])
+    mv = torch.zeros(frames, 2, size, size)
+    mv[:, 0] = -1.0
+    valid = torch.ones(frames, 1, size, size)
+    valid[0] = 0
+    valid[:, :, :, 0] = 0  # the leftmost column came from off-screen
+    nxt = -mv
+    nvalid = torch.ones(frames, 1, size, size)
+    nvalid[-1] = 0
+    nvalid[:, :, :, -1] = 0
+    planes = {
+        "color": color,
+        "albedo": color.clone(),
+        "normal": color.clone(),
+        "motion": mv,
+        "motion_valid": valid,
+        "motion_next": nxt,
+        "motion_next_valid": nvalid,
+    }
+    return SequenceData("synthetic", 4, "pan", planes, color.clone())
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_augmented_windows_keep_motion_exact(pair):
+    """Whatever flips, transposition and time reversal the sampler draws, every present slot's
+    colour warped along the chained flow onto the centre equals the centre's colour."""
+    from neurecon.nn.temporal import window_flows
+    from neurecon.tasks.denoise_temporal.data import WindowSampler
+
+    sampler = WindowSampler([_shifting_sequence()], radius=2, patch=16, batch=8, pair=pair, seed=3)
+    sampler.exposure_range = 1.0
+    checked = 0
+    for _ in range(4):
+        b = sampler.sample()
+        for lo in [1, 0] if pair else [0]:
+            sub = {k: (v[:, lo : lo + 5] if k != "reference" else v) for k, v in b.items()}
+            flows, valids = window_flows(sub, 2)
+            centre = sub["color"][:, 2]
+            for j in (0, 1, 3, 4):
+                if flows[j] is None:
+                    continue
+                v = valids[j] * sub["present"][:, j, None, None, None]
+                err = (warp(sub["color"][:, j], flows[j]) - centre).abs() * v
+                assert float(err.max()) < 1e-5
+                checked += int(v.sum())
+    assert checked > 1000
+
+
+def _write_synthetic_split(root, split, n, frames=4, size=24):
+    import json
+
+    from neurecon.io import write_buffers
+
+    for k in range(n):
+        s = _shifting_sequence(frames, size, seed=k)
+        d = root / split / f"seq{k:06d}"
+        for t in range(frames):
+            b = Buffers({p: v[t].permute(1, 2, 0).numpy() for p, v in s.planes.items()})
+            (d / "4spp").mkdir(parents=True, exist_ok=True)
+            (d / "ref").mkdir(parents=True, exist_ok=True)
+            write_buffers(d / "4spp" / f"frame_{t:04d}.exr", b)
+            write_buffers(d / "ref" / f"frame_{t:04d}.exr", Buffers(color=b["color"]))
+        (d / "sequence.json").write_text(json.dumps({"kind": "pan", "frames": frames}))
+    meta = {"sequences": [{"name": f"seq{k:06d}", "kind": "pan", "frames": frames} for k in range(n)], "size": size}
+    (root / split / "metadata.json").write_text(json.dumps(meta))
+
+
+def test_the_task_trains_on_a_frozen_backbone_and_exports(tmp_path):
+    from neurecon.models.card import export_run
+    from neurecon.train.run import train_from_config
+
+    _write_synthetic_split(tmp_path / "data", "train", 2)
+    _write_synthetic_split(tmp_path / "data", "valid", 1)
+    bb = TemporalUNet(TINY_UNET, radius=1).backbone
+    torch.save({"spec": bb.spec(), "model": bb.state_dict()}, tmp_path / "bb.pt")
+    cfg = {
+        "task": {
+            "name": "denoise_temporal",
+            "backbone": str(tmp_path / "bb.pt"),
+            "radius": 1,
+            "proj": 4,
+            "loss": "smape",
+            "temporal_weight": 0.5,
+            "data": {"root": str(tmp_path / "data"), "spp": [4], "patch": 16, "batch": 2},
+        },
+        "optim": {"lr": 1e-3},
+        "run": {"out": str(tmp_path / "run"), "iterations": 2, "val_every": 2, "ckpt_every": 2, "log_every": 1},
+    }
+    before = {k: v.clone() for k, v in bb.state_dict().items()}
+    train_from_config(cfg, progress=False)
+    pt, md = export_run(tmp_path / "run", tmp_path / "t.pt")
+    from neurecon.models import load_model
+
+    model, ck = load_model(pt)
+    assert isinstance(model, TemporalUNet) and ck["card"]["task"] == "denoise_temporal"
+    for k, v in model.backbone.state_dict().items():  # the backbone stayed frozen
+        assert torch.allclose(v, before[k], atol=1e-3)
+    assert "val_flicker" in (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert "Temporal denoiser" in md.read_text()
