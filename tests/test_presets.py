@@ -8,7 +8,10 @@ from neurecon.infer.denoiser import Denoiser
 from neurecon.io import find_frames
 from neurecon.models import SHIPPED, WEIGHTS_DIR
 
-DENOISERS = sorted(n for n, s in SHIPPED.items() if s.task.startswith("denoise") and (WEIGHTS_DIR / s.file).exists())
+# single-frame denoisers (the temporal ones take sequences: tests/test_temporal.py)
+DENOISERS = sorted(
+    n for n, s in SHIPPED.items() if s.task in ("denoise", "denoise_lambda") and (WEIGHTS_DIR / s.file).exists()
+)
 
 
 @pytest.mark.parametrize("name", DENOISERS)

@@ -463,3 +463,15 @@ def test_the_task_trains_on_a_frozen_backbone_and_exports(tmp_path):
         assert torch.allclose(v, before[k], atol=1e-3)
     assert "val_flicker" in (tmp_path / "run" / "metrics.jsonl").read_text()
     assert "Temporal denoiser" in md.read_text()
+
+
+@pytest.mark.parametrize("name", ["temporal_m1", "temporal_m3"])
+def test_shipped_temporal_models_load_and_refuse_single_frames(name):
+    from neurecon.infer.denoiser import Denoiser
+    from neurecon.infer.temporal import TemporalDenoiser
+
+    den = TemporalDenoiser.load(name)
+    assert den.window == den.model.frames and den.model.config.widths == (16, 24, 32, 48)  # on `fast`
+    assert TemporalDenoiser.load(name, window=3, causal=True).window == 3
+    with pytest.raises(ValueError, match="--temporal"):
+        Denoiser.load(name).denoise_buffers(_frames(1)[0])

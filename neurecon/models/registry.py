@@ -95,6 +95,9 @@ for _name, _file, _task in [
     ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
     ("sr_eco_x2", "sr_eco_x2.pt", "sr"),
     ("relight", "relight_unet.pt", "relight"),
+    # temporal denoisers (§3.3) on the frozen `fast` backbone: 3- and 7-frame windows
+    ("temporal_m1", "unet_fast_temporal_m1.pt", "denoise_temporal"),
+    ("temporal_m3", "unet_fast_temporal_m3.pt", "denoise_temporal"),
 ]:
     register_shipped(_name, _file, _task)
 

@@ -343,6 +343,11 @@ class TemporalUNet(nn.Module):
         """Training/testing entry on stacked windows: every buffer N×T×C×H×W (T = 2M+1 slots,
         centre in the middle), `motion`, `motion_next` (N×T×2×H×W), their `_valid` masks and
         `present` (N×T: 0 for absent slots). Returns the denoised centre, N×3×H×W."""
+        if batch["color"].ndim != 5:
+            raise ValueError(
+                "a temporal model denoises sequences, not single frames: `neurecon denoise FRAMES -o DIR "
+                "--temporal N` (Python: neurecon.infer.temporal.TemporalDenoiser)"
+            )
         return self.forward_frames(window_frames(self, batch, source), batch["color"].shape[-2:])
 
     def forward_frames(self, window: Sequence[Frame | None], size) -> torch.Tensor:
