@@ -67,3 +67,56 @@ def upscale_array(model: nn.Module, img: np.ndarray, tile: int = 0) -> np.ndarra
     x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
     y = upscale_tensor(model, x, tile).clamp(0, 1)
     return y[0].permute(1, 2, 0).numpy()
+
+
+# --- blind SR: a degradation-modulated generator driven by a σ given by hand or by its actor -------
+ACTOR_CROP = 512  # the actor sees at most this many LR pixels a side (a centre crop): the blur is global
+
+
+def is_modulated(model: nn.Module) -> bool:
+    """A generator that takes a degradation code (``forward(lr, code)``)."""
+    return hasattr(model, "code_dim") and hasattr(model, "modulations")
+
+
+def load_blind_sr(
+    generator: str | None, actor: str | None, scale: int, need_actor: bool = True
+) -> tuple[nn.Module, nn.Module | None, str, str | None]:
+    """(generator, actor or None, their names) for ``neurecon upscale --blind`` / ``--sigma``: the
+    shipped pair for the scale unless named."""
+    shipped = DEFAULTS.get("blind_sr", {}).get(scale)
+    if (generator is None or (need_actor and actor is None)) and shipped is None:
+        raise ValueError(
+            f"no shipped ×{scale} blind-SR model (shipped: ×{', ×'.join(map(str, DEFAULTS.get('blind_sr', {})))}); "
+            "train one (configs/blind_sr/) and pass --model PATH (and --actor PATH)"
+        )
+    gname = generator or shipped["generator"]
+    g, _, gname = load_sr_model(gname, scale)
+    if not is_modulated(g):
+        raise ValueError(f"model '{gname}' is not degradation-modulated: --blind and --sigma need one (e.g. amnet_x4)")
+    a, aname = None, None
+    if need_actor:
+        aname = actor or shipped["actor"]
+        a, _ = load_model(aname)
+        if getattr(a, "code_kind", None) != g.code_kind or getattr(a, "code_dim", None) != g.code_dim:
+            raise ValueError(f"actor '{aname}' does not estimate the '{g.code_kind}' code that '{gname}' takes")
+    return g, a, gname, aname
+
+
+@torch.no_grad()
+def estimate_code(actor: nn.Module, img: np.ndarray, crop: int = ACTOR_CROP) -> list[float]:
+    """The actor's degradation code for an H×W×3 image in [0, 1] (its centre ``crop``² at most)."""
+    h, w = img.shape[:2]
+    y0, x0 = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
+    part = np.ascontiguousarray(img[y0 : y0 + crop, x0 : x0 + crop], dtype=np.float32)
+    return [float(v) for v in actor(torch.from_numpy(part).permute(2, 0, 1)[None])[0]]
+
+
+def upscale_blind(generator: nn.Module, img: np.ndarray, code, tile: int = 0) -> np.ndarray:
+    """H×W×3 float in [0, 1] → sH×sW×3 with the modulated ``generator`` told ``code`` (σ or a
+    kernel code); exactly tiled like any local SR network."""
+    from ..nn.blind_sr import WithCode
+
+    code = [float(c) for c in np.atleast_1d(np.asarray(code, dtype=np.float64))]
+    if len(code) != int(getattr(generator, "code_dim", len(code))):
+        raise ValueError(f"the generator takes a {generator.code_dim}-number code, got {code}")
+    return upscale_array(WithCode(generator, code), img, tile)

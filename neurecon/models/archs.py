@@ -61,3 +61,15 @@ def unet_temporal(spec: dict) -> nn.Module:
     from ..nn.temporal import TemporalUNet
 
     return TemporalUNet(**spec)
+
+
+def amnet(spec: dict) -> nn.Module:
+    from ..nn.blind_sr import ModulatedEDSR
+
+    return ModulatedEDSR(**spec)
+
+
+def degradation_estimator(spec: dict) -> nn.Module:
+    from ..nn.blind_sr import DegradationEstimator
+
+    return DegradationEstimator(**spec)

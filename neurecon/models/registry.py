@@ -33,7 +33,13 @@ ARCHS: dict[str, Callable[[dict], nn.Module]] = {}
 TASKS: dict[str, str] = {}
 SHIPPED: dict[str, Shipped] = {}
 # what a task's inference uses when no model is named ("sr": per scale)
-DEFAULTS: dict[str, Any] = {"denoise": "default", "sr": {2: "sr_teacher_x2"}, "relight": "relight"}
+DEFAULTS: dict[str, Any] = {
+    "denoise": "default",
+    "sr": {2: "sr_teacher_x2"},
+    "relight": "relight",
+    # `neurecon upscale --blind` / `--sigma`: the degradation-modulated generator and its actor, per scale
+    "blind_sr": {4: {"generator": "amnet_x4", "actor": "blind_actor_rl_x4"}},
+}
 
 
 def _add(table: dict, kind: str, name: str, value) -> None:
@@ -67,6 +73,8 @@ for _name, _builder in [
     ("rcan", archs.rcan),
     ("relight_unet", archs.relight_unet),
     ("unet_temporal", archs.unet_temporal),
+    ("amnet", archs.amnet),
+    ("degradation_estimator", archs.degradation_estimator),
 ]:
     register_arch(_name, _builder)
 
@@ -76,6 +84,7 @@ for _name, _target in [
     ("sr", "neurecon.tasks.sr.task:SRTask"),
     ("relight", "neurecon.tasks.relight.task:RelightTask"),
     ("denoise_temporal", "neurecon.tasks.denoise_temporal.task:TemporalTask"),
+    ("blind_sr", "neurecon.tasks.blind_sr.task:BlindSRTask"),
 ]:
     register_task(_name, _target)
 
@@ -98,6 +107,11 @@ for _name, _file, _task in [
     # temporal denoisers (§3.3) on the frozen `fast` backbone: 3- and 7-frame windows
     ("temporal_m1", "unet_fast_temporal_m1.pt", "denoise_temporal"),
     ("temporal_m3", "unet_fast_temporal_m3.pt", "denoise_temporal"),
+    ("amnet_x4", "amnet_x4.pt", "blind_sr"),
+    ("amgan_x4", "amgan_x4.pt", "blind_sr"),
+    ("blind_actor_x4", "blind_actor_x4.pt", "blind_sr"),
+    ("blind_actor_rl_x4", "blind_actor_rl_x4.pt", "blind_sr"),
+    ("amgan_actor_rl_x4", "amgan_actor_rl_x4.pt", "blind_sr"),
 ]:
     register_shipped(_name, _file, _task)
 
