@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..io.torchfile import CheckpointError, read_torch_file
+
 CFGS: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
@@ -206,10 +208,9 @@ def read_state(path: str | Path) -> dict:
     cannot run code while it is read); anything else is a :class:`WeightsMismatch`."""
     p = Path(path)
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # not a zip/pickle, truncated, or holding Python objects
-        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise WeightsMismatch(f"{p}: cannot be read as a state dict ({reason})") from None
+        state = read_torch_file(p)
+    except CheckpointError as e:  # not a zip/pickle, truncated, or holding Python objects
+        raise WeightsMismatch(f"{p}: cannot be read as a state dict ({str(e).removeprefix(f'{p}: ')})") from None
     if not isinstance(state, dict):
         raise WeightsMismatch(f"{p}: holds a {type(state).__name__}, not a state dict")
     return state
