@@ -520,3 +520,18 @@ def test_upscale_cli_blind_and_sigma(tmp_path, capsys):
     assert np.asarray(Image.open(tmp_path / "s1.png")).tolist() != np.asarray(Image.open(tmp_path / "s2.png")).tolist()
     assert main([*base, "-o", str(tmp_path / "n.png")]) == 2  # a modulated model needs --blind or --sigma
     assert "pass --blind" in capsys.readouterr().err
+
+
+def test_niqe_no_reference_reward_prefers_sharp_images():
+    from neurecon.tasks.blind_sr.data import load_split
+    from neurecon.tasks.blind_sr.evaluate import rewards
+    from neurecon.tasks.blind_sr.niqe import NIQE
+
+    imgs = [a[:288, :288].astype(np.float64) / 255 for _, a in load_split(["rocket", "brick", "coins"], "train")]
+    model = NIQE.fit(imgs)
+    test = load_split(["chelsea"], "valid")[0][1][:192, :192].astype(np.float32) / 255
+    blurred = degrade(test, isotropic(2.6), 1, quantize=False)  # blur only (×1)
+    assert model.score(test) < model.score(blurred)
+    sr = torch.from_numpy(np.stack([test, blurred])).permute(0, 3, 1, 2)
+    r = rewards(sr, None, 4, "niqe", model)
+    assert r[0] > r[1]

@@ -6,7 +6,8 @@
   of ``bicubic``, a plain model, or a modulated one driven by the true code (``"oracle"``), a
   fixed σ, or an actor; per pair and averaged per σ.
 * :func:`rewards`: per-sample rewards of a batch, computed as the metrics are (8-bit quantised SR,
-  Y channel, border = scale) — ``psnr`` or ``ssim`` against HR; not differentiable, and need not be.
+  Y channel, border = scale) — ``psnr`` or ``ssim`` against HR, or the no-reference ``niqe``
+  (−NIQE of the output alone, :mod:`.niqe`); not differentiable, and need not be.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ...nn.blind_sr import WithCode
 from ..sr.imresize import imresize
 from ..sr.metrics import Y_COEFFS, Y_OFFSET, sr_metrics
 
-REWARDS = ("psnr", "ssim")
+REWARDS = ("psnr", "ssim", "niqe")  # niqe: no-reference, −NIQE of the output (HR unused)
 
 
 def is_modulated(model) -> bool:
@@ -58,9 +59,9 @@ def code_for(pair, source, kind: str = "sigma") -> list[float] | None:
     return estimate(source, pair.lr)
 
 
-def evaluate(generator, pairs, scale: int, code_source=None, kind: str = "sigma", tile: int = 0) -> dict:
+def evaluate(generator, pairs, scale: int, code_source=None, kind: str = "sigma", tile: int = 0, niqe=None) -> dict:
     """``{"rows": [{name, sigma, code, psnr_y, ssim_y}], "by_sigma": {σ: {psnr_y, ssim_y}},
-    "psnr_y", "ssim_y"}`` (means over every pair)."""
+    "psnr_y", "ssim_y"}`` (means over every pair); with a fitted ``niqe`` model, ``niqe`` too."""
     rows = []
     for p in pairs:
         if generator == "bicubic":
@@ -69,17 +70,15 @@ def evaluate(generator, pairs, scale: int, code_source=None, kind: str = "sigma"
             code = code_for(p, code_source, kind) if is_modulated(generator) else None
             sr = super_resolve(generator, p.lr, code, tile)
         m = sr_metrics(sr, p.hr, scale)
+        if niqe is not None:
+            m["niqe"] = niqe.score(np.round(np.clip(sr, 0, 1) * 255) / 255)
         rows.append({"name": p.name, "sigma": p.sigma, "code": code, **m})
+    keys = ("psnr_y", "ssim_y") + (("niqe",) if niqe is not None else ())
     by_sigma: dict[str, dict[str, float]] = {}
     for s in sorted({r["sigma"] for r in rows}):
         sel = [r for r in rows if r["sigma"] == s]
-        by_sigma[f"{s:g}"] = {k: float(np.mean([r[k] for r in sel])) for k in ("psnr_y", "ssim_y")}
-    return {
-        "rows": rows,
-        "by_sigma": by_sigma,
-        "psnr_y": float(np.mean([r["psnr_y"] for r in rows])),
-        "ssim_y": float(np.mean([r["ssim_y"] for r in rows])),
-    }
+        by_sigma[f"{s:g}"] = {k: float(np.mean([r[k] for r in sel])) for k in keys}
+    return {"rows": rows, "by_sigma": by_sigma, **{k: float(np.mean([r[k] for r in rows])) for k in keys}}
 
 
 def y_channel(x: torch.Tensor) -> torch.Tensor:
@@ -89,10 +88,17 @@ def y_channel(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def rewards(sr: torch.Tensor, hr: torch.Tensor, scale: int, kind: str = "psnr") -> torch.Tensor:
+def rewards(sr: torch.Tensor, hr: torch.Tensor | None, scale: int, kind: str = "psnr", niqe=None) -> torch.Tensor:
     """Per-sample rewards (N) of N×3×H×W batches, as the benchmark measures: SR rounded to 8 bits,
-    Y channel, ``scale`` border pixels cropped; PSNR in dB or SSIM."""
+    Y channel, ``scale`` border pixels cropped; PSNR in dB or SSIM against HR, or −NIQE of the SR
+    alone (``niqe``: a fitted :class:`.niqe.NIQE`)."""
     a = torch.round(sr.double().clamp(0, 1) * 255) / 255
+    if kind == "niqe":
+        if niqe is None:
+            raise ValueError("the niqe reward needs a fitted NIQE model")
+        imgs = a.permute(0, 2, 3, 1).numpy()
+        return torch.tensor([-niqe.score(im) for im in imgs], dtype=torch.float32)
+    assert hr is not None
     b = torch.round(hr.double().clamp(0, 1) * 255) / 255
     a, b = y_channel(a), y_channel(b)
     if scale:

@@ -33,8 +33,9 @@ Recipes:
 * ``actor``: the degradation estimator μ(LR) regressed on the true code (``loss``: l1 | l2).
 * ``rl``: Algorithm 1 — the actor (from ``init``) refined by DDPG against a critic Q(s, a) that the
   task owns. Environment: the frozen generator ``rl.generator``; state s: an LR crop; action a: the
-  code it is given; reward r: ``rl.reward`` of its 8-bit output against HR (PSNR-Y or SSIM-Y, not
-  differentiable); one-step episodes. Each step: the actor's action and ``actions_per_state − 1``
+  code it is given; reward r: ``rl.reward`` of its 8-bit output — PSNR-Y or SSIM-Y against HR, or
+  the no-reference ``niqe`` (−NIQE, the pristine model fitted on the training photographs) — not
+  differentiable; one-step episodes. Each step: the actor's action and ``actions_per_state − 1``
   exploration actions (Gaussian, std ``rl.noise``) per state are rendered and stored in the replay
   buffer; with ``baseline`` the reward is relative to the actor's own noise-free action on the same
   state (a state-only baseline: the best action is unchanged, the critic learns the action's effect
@@ -246,6 +247,11 @@ class BlindSRTask:
         cc = {**RL_DEFAULTS["critic"], **check_keys(rl["critic"] or {}, RL_DEFAULTS["critic"], "task.rl.critic")}
         self.critic = Critic(int(cc["width"]), int(cc["depth"]), CODE_DIMS[self.code], int(cc["hidden"]))
         self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=float(rl["critic_lr"]))
+        self.niqe = None
+        if rl["reward"] == "niqe":  # the no-reference reward: fitted on the training photographs
+            from .niqe import NIQE
+
+            self.niqe = NIQE.fit([im.hr for im in self.sampler.images])
         p = int(self.data["patch"])
         self.buffer = ReplayBuffer(int(rl["buffer"]), (3, p, p), CODE_DIMS[self.code], bool(self.deg["quantize"]))
 
@@ -395,7 +401,7 @@ class BlindSRTask:
             mu = actor(s)
             acts = explore(mu, k, float(rl["noise"]), self.rng, lo, hi)
             states = s.repeat(k, 1, 1, 1)
-            r = rewards(self.generator(states, acts), hr.repeat(k, 1, 1, 1), self.scale, rl["reward"])
+            r = rewards(self.generator(states, acts), hr.repeat(k, 1, 1, 1), self.scale, rl["reward"], self.niqe)
             logs = {
                 "reward": float(r[:b].mean()),
                 "sigma_abs_err": float((mu[:, 0] - batch["code"][:, 0]).abs().mean()),
@@ -426,9 +432,9 @@ class BlindSRTask:
         mae = float(np.mean([abs(c[0] - p.sigma) for c, p in zip(codes, self.valid_pairs)]))
         if self.recipe == "actor":
             return {"sigma_mae": mae}
-        m = evaluate(self.generator, self.valid_pairs, self.scale, model, self.code)
-        key = "psnr_y" if self.rl["reward"] == "psnr" else "ssim_y"
-        return {"reward": m[key], "psnr_y": m["psnr_y"], "ssim_y": m["ssim_y"], "sigma_mae": mae}
+        m = evaluate(self.generator, self.valid_pairs, self.scale, model, self.code, niqe=self.niqe)
+        reward = {"psnr": m["psnr_y"], "ssim": m["ssim_y"], "niqe": -m.get("niqe", 0.0)}[self.rl["reward"]]
+        return {"reward": reward, "psnr_y": m["psnr_y"], "ssim_y": m["ssim_y"], "sigma_mae": mae}
 
     def state_dict(self) -> dict:
         st: dict = {"sampler_rng": self.sampler.rng.bit_generator.state, "rng": self.rng.bit_generator.state}
