@@ -13,8 +13,8 @@ for the frames ahead in a symmetric window also ``motion_next.X/Y``; see
 the file has them; otherwise (Blender's ``Vector`` pass) a link between two frames is valid where
 the forward and backward vectors agree to half a pixel and the point stays on screen.
 
-Not tiled: a frame's cached features are ~100 bytes per pixel for the shipped models (≈0.2 GB per
-frame at 1080p), so the budget (`maxmem_mb`) is checked per window before the first frame.
+Not tiled: a prepared frame holds 174 bytes per pixel for the shipped models (0.34 GiB at 1080p),
+so the budget (`maxmem_mb`) is checked for the whole window on the first frame.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class TemporalDenoiser:
         with prec.trunk(self.precision):
             feats = self.model.features(inputs, source)
             projected = self.model.frame_features(feats)
-        motion = {}
+        motion: dict[str, torch.Tensor | None] = {}
         for key in ("motion", "motion_valid", "motion_next", "motion_next_valid"):
             if key in buf:
                 motion[key] = pad_to_multiple({"m": buf.to_tensor([key])}, self.model.stride)[0]["m"]

@@ -298,7 +298,9 @@ class TemporalUNet(nn.Module):
         outs = []
         for lv, comb in enumerate(self.combiners):
             f_c = centre.features[lv]
-            gathered, masks, cols = [], [], []
+            gathered: list[torch.Tensor | None] = []
+            masks: list[torch.Tensor | None] = []
+            cols: list[torch.Tensor | None] = []
             for j, fr in enumerate(window):
                 col_list = colors[j]
                 if col_list is not None and len(col_list) <= lv:
@@ -322,15 +324,16 @@ class TemporalUNet(nn.Module):
                     masks.append(valid)
             feats = comb.features(gathered, masks, f_c)  # type: ignore[operator]
             e = comb.exp_logits(feats, masks)  # type: ignore[operator]
-            keep = [j for j, c in enumerate(cols) if c is not None]
+            keep = [
+                (e[j], widen(c), m.float())
+                for j, (c, m) in enumerate(zip(cols, masks))
+                if c is not None and m is not None
+            ]
+            centre_col = cols[self.radius]
+            assert centre_col is not None
             with fp32():
                 outs.append(
-                    apply_window(
-                        [e[j] for j in keep],
-                        [widen(cols[j]) for j in keep],
-                        [masks[j].float() for j in keep],
-                        widen(cols[self.radius]),
-                    )
+                    apply_window([k[0] for k in keep], [k[1] for k in keep], [k[2] for k in keep], widen(centre_col))
                 )
         result = outs[-1]
         bb = self.backbone
