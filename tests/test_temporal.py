@@ -475,3 +475,20 @@ def test_shipped_temporal_models_load_and_refuse_single_frames(name):
     assert TemporalDenoiser.load(name, window=3, causal=True).window == 3
     with pytest.raises(ValueError, match="--temporal"):
         Denoiser.load(name).denoise_buffers(_frames(1)[0])
+
+
+def test_the_bench_metrics_see_flicker_and_not_motion():
+    """A moving sequence denoised perfectly has no flicker; per-frame noise that changes every
+    frame has, warped or not; a static offset (bias) has none."""
+    from neurecon.studies.temporal import sequence_metrics
+
+    s = _shifting_sequence(5, 16)
+    frames = [Buffers({k: v[t].permute(1, 2, 0).numpy() for k, v in s.planes.items()}) for t in range(5)]
+    refs = [f["color"] for f in frames]
+    perfect = sequence_metrics(refs, refs, frames)
+    assert perfect["flicker"] == 0 and perfect["relmse"] == 0
+    rng = np.random.default_rng(0)
+    noisy = [r + rng.normal(0, 0.05, r.shape).astype(np.float32) for r in refs]
+    assert sequence_metrics(noisy, refs, frames)["flicker"] > 0.01
+    biased = [r + 0.05 for r in refs]  # the same error in every frame
+    assert sequence_metrics(biased, refs, frames)["flicker"] < 1e-3

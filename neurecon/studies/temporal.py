@@ -38,6 +38,7 @@ from ..io import read_buffers
 from ..nn.temporal import warp
 from .common import pyplot, write_json
 
+GIF_FRAMES = 12
 METHODS_ORDER = ["noisy", "oidn", "single", "temporal_m1", "temporal_m3", "temporal_m3_causal"]
 
 
@@ -116,6 +117,43 @@ def run_methods(frames: list[Buffers], models: dict, single, spp_label: str) -> 
     return outs, secs
 
 
+def interleaved_seconds(single, models: dict, frames: list[Buffers], rounds: int = 5) -> dict[str, float]:
+    """Seconds per frame in steady state, every method timed in turn within each round (so that a
+    machine's load drifting affects all alike): OIDN and the single-frame model on one frame; a
+    temporal model on one new frame's preparation (features) plus one window's combination."""
+    from ..peers import oidn_denoise
+
+    windows = {}
+    for name, den in models.items():
+        n = 2 * den.radius + 1
+        windows[name] = {i: den.prepare(f, i) for i, f in enumerate(frames[:n])}
+    times: dict[str, list[float]] = {"oidn": [], "single": [], **{n: [] for n in models}}
+    c = min(len(frames) - 1, max(den.radius for den in models.values()))
+    f = frames[c]
+    for _ in range(rounds):
+        times["oidn"].append(oidn_denoise(f["color"], f["albedo"], f["normal"])[1])
+        single.denoise_buffers(f)
+        times["single"].append(single.last_seconds)
+        for name, den in models.items():
+            t = time.perf_counter()
+            den.prepare(frames[den.radius], den.radius)
+            den._emit(windows[name], den.radius)
+            times[name].append(time.perf_counter() - t)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def upsampled(frames: list[Buffers], factor: int = 2) -> list[Buffers]:
+    """Frames repeated `factor`× per axis (motion scaled): for timing at a larger size."""
+    out = []
+    for f in frames:
+        b = {k: np.repeat(np.repeat(f[k], factor, 0), factor, 1) for k in f.names()}
+        for k in ("motion", "motion_next"):
+            if k in b:
+                b[k] = b[k] * factor
+        out.append(Buffers(b))
+    return out
+
+
 def _srgb8(img: np.ndarray) -> np.ndarray:
     return (metrics.tonemapped(img)[0].permute(1, 2, 0).numpy() * 255).clip(0, 255).astype(np.uint8)
 
@@ -176,8 +214,27 @@ def run(
             if s == min(spp) and kind not in gifs:
                 cols = ["noisy", "oidn", "single", "temporal_m3" if "temporal_m3" in outs else list(named)[-1]]
                 gif = Path(out) / f"temporal_{kind}_{s}spp.gif"
-                _gif(gif, [outs[c] for c in cols] + [refs], ["noisy", "OIDN", "single", "temporal", "reference"])
+                cut = GIF_FRAMES  # a short loop keeps the file small
+                _gif(
+                    gif,
+                    [outs[c][:cut] for c in cols] + [refs[:cut]],
+                    ["noisy", "OIDN", "single", "temporal", "reference"],
+                )
                 gifs[kind] = str(gif)
+    timing = {}
+    if "moving" in per:  # steady-state cost, interleaved, on the first moving sequence (and 2× upsampled)
+        d = next(p for p in seqs if json.loads((p / "sequence.json").read_text())["kind"] != "seeds")
+        frames, _, _ = load_sequence(d, min(spp))
+        frames = frames[:8]
+        for label, fr in (("128", frames), ("256", upsampled(frames, 2))):
+            timing[label] = interleaved_seconds(den_single, models, fr)
+            timing[label]["ratio_vs_single"] = {m: timing[label][m] / timing[label]["single"] for m in models}
+        for by_spp in per.values():
+            for runs in by_spp.values():
+                for r in runs:
+                    for m, v in r["results"].items():
+                        if m in timing["128"]:
+                            v["seconds"] = timing["128"][m]  # the interleaved steady-state number
     summary = _summarise(per)
     result = {
         "benchmark": "temporal",
@@ -190,6 +247,7 @@ def run(
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - t0, 1),
+        "timing_interleaved": timing,
         "summary": summary,
         "targets": _targets(summary),
         "sequences": per,
