@@ -18,7 +18,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=temporal.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/temporal/test")
     ap.add_argument("--single", default="fast", help="the single-frame model (the temporal models' backbone)")
-    ap.add_argument("--temporal", nargs="+", default=["temporal_m1", "temporal_m3"], help="shipped names, or LABEL=path.pt")
+    ap.add_argument(
+        "--temporal", nargs="+", default=["temporal_m1", "temporal_m3"], help="shipped names, or LABEL=path.pt"
+    )
     ap.add_argument("--no-causal", dest="causal", action="store_false", help="skip temporal_m3 in causal mode")
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--precision", default="auto", choices=PRECISIONS)
