@@ -526,8 +526,9 @@ def test_render_bad_sizes_are_clear_errors(tmp_path, capsys):
 
     with pytest.raises(ValueError, match=r"size \(--size\) must be an integer ≥ 1, got 0"):
         RenderJob(out=str(tmp_path), size=0).validate()  # e.g. a recipe's render: entry
-    rc, err = run_cli(["render", "--out", tmp_path, "--size", "-1", "--quiet"], capsys)
-    assert rc == 2 and "--size" in err and "≥ 1" in err and not list(tmp_path.iterdir())
+    for size in ("-1", "0"):  # 0 is not "the default"
+        rc, err = run_cli(["render", "--out", tmp_path, "--size", size, "--quiet"], capsys)
+        assert rc == 2 and "--size" in err and "≥ 1" in err and not list(tmp_path.iterdir())
 
 
 def test_bad_set_types_are_clear_errors(tmp_path, capsys):
