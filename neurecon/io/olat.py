@@ -71,7 +71,7 @@ class OlatSet:
     def _read(self, files: list[str]) -> np.ndarray:
         from .images import read_image
 
-        imgs = []
+        imgs: list = []
         for f in files:
             img = read_image(self.root / f)
             if imgs and img.shape != imgs[0].shape:

@@ -114,8 +114,8 @@ class RelightUNet(nn.Module):
         xavier_init(self)
         if residual:
             for h in self.heads:
-                nn.init.zeros_(h.weight)
-                nn.init.zeros_(h.bias)
+                nn.init.zeros_(h.weight)  # type: ignore[arg-type]  # heads are Conv2d
+                nn.init.zeros_(h.bias)  # type: ignore[arg-type]
         self.log_sharpness = nn.Parameter(torch.tensor(math.log(sharpness)))
 
     def spec(self) -> dict:
