@@ -58,13 +58,18 @@ def test_at_w_fine_0_the_stage_output_is_the_upsampled_coarser_one(net):
         assert not torch.allclose(mid[1], net(images, dirs, q, 1, 1.0)[1])  # α also blends the encoder
 
 
-def test_the_residual_net_starts_at_the_alias_free_blend():
+def test_the_residual_net_corrects_the_alias_free_blend():
     images, dirs, q, _, _ = _inputs()
     m = RelightUNet(widths=(4, 6, 8), residual=True)
     with torch.no_grad():
-        out = m.relight(images, dirs, q)
         w = m.pool_weights(dirs, q)
-    assert torch.allclose(out, (images * w[:, :, None, None, None]).sum(1), atol=1e-6)
+        blend = (images * w[:, :, None, None, None]).sum(1)
+        start = m.relight(images, dirs, q)
+        assert 0 < (start - blend).abs().max() < 0.5  # near the blend, with heads that pass gradients
+        for h in [*m.heads, *m.selectors]:
+            h.weight.zero_()
+            h.bias.zero_()
+        assert torch.allclose(m.relight(images, dirs, q), blend, atol=1e-6)
 
 
 def test_alias_free_weights_drop_the_farthest_neighbour():
@@ -333,3 +338,19 @@ def test_the_task_trains_progressively_and_exports(tiny_olat, tmp_path):
         )
         == 0
     )
+
+
+def test_the_study_helpers():
+    from types import SimpleNamespace
+
+    from neurecon.studies.relight import orbit_directions, wins
+
+    cam = {"origin": [3.0, 2.0, 5.0], "target": [0.0, 0.5, 0.0], "up": [0, 1, 0]}
+    d = orbit_directions(SimpleNamespace(meta={"camera": cam}), 8, 40.0)
+    from neurecon.render.lights import camera_basis
+
+    world = d @ camera_basis(cam["origin"], cam["target"]).T
+    assert np.allclose(world[:, 1], np.sin(np.radians(40.0))) and np.allclose(np.linalg.norm(d, axis=1), 1)
+    a = [{"psnr": 30.0, "shadow_mae": 0.1}, {"psnr": 20.0, "shadow_mae": float("nan")}]
+    b = [{"psnr": 25.0, "shadow_mae": 0.2}, {"psnr": 25.0, "shadow_mae": 0.1}]
+    assert wins(a, b, "psnr") == 0.5 and wins(a, b, "shadow_mae") == 1.0

@@ -8,7 +8,9 @@ every decoder level (1×1 heads) for the progressive coarse-to-fine training of
     per neighbour i:  [t(I_i), ℓ_i, ℓ_q] ──enc0──e0ᵢ──pool──enc1──e1ᵢ── … ──enc(D−1)──e(D−1)ᵢ
     pooled per level: p_j = Σᵢ Wᵢ e_jᵢ                        (alias-free light-direction weights)
     decoder:          d(D−1) = block([p(D−1), ℓ_q]);  d_j = block([U(d(j+1)), p_j])
-    auxiliary images: A_j = head_j(d_j) (+ D(Σᵢ Wᵢ t(I_i), j) with `residual`)
+    auxiliary images: A_j = Σᵢ Sᵢⱼ·D(t(Iᵢ), j) + head_j(d_j)      (`select`, the default)
+                      A_j = D(Σᵢ Wᵢ t(Iᵢ), j) + head_j(d_j)          (`residual` without `select`)
+                      A_j = head_j(d_j)                               (neither: the paper's synthesis)
 
 Every neighbour goes through the same encoder (weights shared); the k encodings of each level are
 pooled with the paper's alias-free weights
@@ -22,9 +24,20 @@ levels ≥ d. Level d's encoder starts from the input images box-downsampled to 
 (through a 1×1 "from input" layer); the next coarser encoder level's input is
 ``α·pool(e_d) + (1 − α)·from_input(D(x, d + 1))`` and the stage output is
 ``α·A_d + (1 − α)·U(A_(d+1))``. ``w_fine`` = α is the weight on the *finer* level.
-Deviation from the paper, stated: the query direction also enters each neighbour's encoder input
-(``query_in_encoder``), and with ``residual`` the heads predict a correction of the pooled input
-images (zero-initialised, so training starts at the alias-free weighted blend).
+Deviations from the paper, stated:
+
+* the query direction also enters each neighbour's encoder input (``query_in_encoder``);
+* ``select`` (default): every level's image is a per-pixel blend of the neighbours' images,
+  Sᵢⱼ(x) ∝ Wᵢ·exp(logitᵢⱼ(x)) with a logit per neighbour from a 3×3 conv of [decoder features,
+  that neighbour's own encoding], plus the head's correction. Choosing per pixel which neighbour
+  is right (lit or in shadow, highlight or not) is what removes double shadows and highlights,
+  and far easier to learn than synthesising the image. Measured with the shipped recipe (direct
+  training, validation PSNR): a residual over the fixed blend (``select: false``) went from 23.89
+  to 23.91 dB between iterations 250 and 1250 (the blend alone: 23.90); the selection from 23.93
+  to 24.36 dB between 250 and 500. The paper's pure synthesis (neither option) starts from nothing
+  and was not tried at this budget. Neighbours with Wᵢ = 0 keep
+  weight 0, so the blend stays alias-free. Heads and selectors start with small weights (×0.1),
+  so training starts near the alias-free blend; zero weights would pass no gradient back.
 """
 
 from __future__ import annotations
@@ -36,6 +49,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import conv3x3, xavier_init
+
+HEAD_INIT_SCALE = 0.1  # residual heads: Xavier weights × this (zero heads would block the decoder's gradient)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -82,6 +97,7 @@ class RelightUNet(nn.Module):
         residual: bool = True,
         sharpness: float = 20.0,
         upsample: str = "nearest",
+        select: bool = True,
     ):
         super().__init__()
         widths = tuple(int(w) for w in widths)
@@ -96,9 +112,10 @@ class RelightUNet(nn.Module):
             "residual": residual,
             "sharpness": sharpness,
             "upsample": upsample,
+            "select": select,
         }
         self.widths, self.levels = widths, len(widths)
-        self.query_in_encoder, self.residual, self.upsample = query_in_encoder, residual, upsample
+        self.query_in_encoder, self.residual, self.upsample, self.select = query_in_encoder, residual, upsample, select
         cin = 9 if query_in_encoder else 6
         self.enc = nn.ModuleList(_block(cin if j == 0 else widths[j - 1], widths[j]) for j in range(self.levels))
         # "from input": the downsampled input images into level j's input width (j ≥ 1)
@@ -111,11 +128,15 @@ class RelightUNet(nn.Module):
             for j in range(self.levels)
         )
         self.heads = nn.ModuleList(nn.Conv2d(w, 3, 1) for w in widths)
+        # per-pixel neighbour selection: a logit per neighbour from [decoder features, its own encoding]
+        self.selectors = nn.ModuleList(conv3x3(2 * w, 1) for w in widths) if select else None
         xavier_init(self)
-        if residual:
-            for h in self.heads:
-                nn.init.zeros_(h.weight)  # type: ignore[arg-type]  # heads are Conv2d
-                nn.init.zeros_(h.bias)  # type: ignore[arg-type]
+        # start near the pooled blend, but not at zero: a zero head passes no gradient back
+        small = list(self.heads) if residual or select else []
+        small += list(self.selectors) if self.selectors is not None else []
+        with torch.no_grad():
+            for h in small:
+                h.weight.mul_(HEAD_INIT_SCALE)
         self.log_sharpness = nn.Parameter(torch.tensor(math.log(sharpness)))
 
     def spec(self) -> dict:
@@ -153,6 +174,7 @@ class RelightUNet(nn.Module):
             return (e.view(B, k, *e.shape[1:]) * weights[:, :, None, None, None]).sum(1)
 
         skips: list[torch.Tensor | None] = [None] * self.levels
+        encodings: list[torch.Tensor | None] = [None] * self.levels  # per neighbour (B·k×C×h×w)
         # level `level` starts from the input images (downsampled, through its "from input" layer)
         h = torch.relu(self.from_input[level](down(x, level))) if level else x
         for j in range(level, self.levels):
@@ -162,8 +184,9 @@ class RelightUNet(nn.Module):
                     h = w_fine * h + (1.0 - w_fine) * torch.relu(self.from_input[j](down(x, j)))
             h = self.enc[j](h)
             skips[j] = pooled(h)
+            encodings[j] = h
         aux: list[torch.Tensor | None] = [None] * self.levels
-        base = (images * weights[:, :, None, None, None]).sum(1) if self.residual else None
+        base = (images * weights[:, :, None, None, None]).sum(1) if self.residual and not self.select else None
         d = None
         for j in range(self.levels - 1, level - 1, -1):
             s = skips[j]
@@ -174,10 +197,29 @@ class RelightUNet(nn.Module):
             else:
                 d = self.dec[j](torch.cat([up(d, self.upsample), s], 1))
             a = self.heads[j](d)
-            if base is not None:
+            if self.selectors is not None:
+                a = a + self.selected(j, d, encodings[j], images, weights)
+            elif base is not None:
                 a = a + down(base, j)
             aux[j] = a
         return aux
+
+    def selection(self, j: int, d: torch.Tensor, e: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """B×k×h×w per-pixel weights of the neighbours at level j: the alias-free weights Wᵢ times
+        exp(logitᵢ), normalised (a neighbour with Wᵢ = 0 stays at 0, so no popping)."""
+        assert self.selectors is not None
+        B, k = weights.shape
+        dk = d[:, None].expand(B, k, *d.shape[1:]).reshape(B * k, *d.shape[1:])
+        logits = self.selectors[j](torch.cat([dk, e], 1)).view(B, k, *d.shape[2:])
+        num = weights[:, :, None, None] * torch.exp(logits - logits.max(1, keepdim=True).values)
+        return num / num.sum(1, keepdim=True).clamp_min(1e-12)
+
+    def selected(self, j: int, d: torch.Tensor, e, images: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Σᵢ selectionᵢ · D(t(Iᵢ), j): the neighbours' images blended per pixel."""
+        B, k = weights.shape
+        sel = self.selection(j, d, e, weights)
+        imgs = down(images.reshape(B * k, *images.shape[2:]), j).view(B, k, 3, *d.shape[2:])
+        return (sel[:, :, None] * imgs).sum(1)
 
     def relight(self, images: torch.Tensor, dirs: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """The full-resolution prediction in image space t (level 0, α = 1)."""

@@ -58,6 +58,7 @@ MODEL_DEFAULTS = {
     "residual": True,
     "sharpness": 20.0,
     "upsample": "nearest",
+    "select": True,
 }
 
 
