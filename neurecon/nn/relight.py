@@ -136,7 +136,7 @@ class RelightUNet(nn.Module):
         small += list(self.selectors) if self.selectors is not None else []
         with torch.no_grad():
             for h in small:
-                h.weight.mul_(HEAD_INIT_SCALE)
+                h.weight.mul_(HEAD_INIT_SCALE)  # type: ignore[operator]  # Conv2d heads
         self.log_sharpness = nn.Parameter(torch.tensor(math.log(sharpness)))
 
     def spec(self) -> dict:
