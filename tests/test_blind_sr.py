@@ -449,9 +449,9 @@ def test_gan_training_resumes_exactly(tmp_path, adv):
     """The discriminator and its optimiser live in the task's state: 4 steps in one go equal 2 + 2."""
     from neurecon.train.run import train_from_config
 
-    cfg = tiny_blind_config(tmp_path / "a", loss=f"l1+0.01*{adv}")
+    cfg = tiny_blind_config(tmp_path / "a", loss=f"l1+0.01*{adv}", keep="last")
     full = train_from_config(cfg, progress=False)
-    cut = tiny_blind_config(tmp_path / "b", loss=f"l1+0.01*{adv}")
+    cut = tiny_blind_config(tmp_path / "b", loss=f"l1+0.01*{adv}", keep="last")
     cut["run"]["stop_at"] = 2
     train_from_config(cut, progress=False)
     cut["run"]["stop_at"] = 0
@@ -462,6 +462,9 @@ def test_gan_training_resumes_exactly(tmp_path, adv):
         assert torch.equal(a, b)
     import json
 
+    from neurecon.models import read_file
+
+    assert read_file(tmp_path / "b" / "best.pt")["step"] == 4  # keep: last ships the final weights
     terms = json.loads((tmp_path / "a" / "loss_terms.json").read_text())
     assert [t["term"] for t in terms["active"]] == ["l1", adv] and terms["skipped"] == []
     log = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]

@@ -203,14 +203,17 @@ class DegradationEstimator(nn.Module):
 
 class Critic(nn.Module):
     """Q(s, a): an LR-image encoder (global mean and RMS of its features) joined with the action by
-    an MLP → one number per sample."""
+    an MLP → one number per sample. ``hint_dim`` > 0 adds a further per-state input (``hint``: any
+    fixed function of s, e.g. the frozen pre-trained actor's estimate), so a critic trained for
+    few steps need not relearn from pixels what the actor learnt in its pre-training."""
 
-    def __init__(self, width: int = 32, depth: int = 4, action_dim: int = 1, hidden: int = 64):
+    def __init__(self, width: int = 32, depth: int = 4, action_dim: int = 1, hidden: int = 64, hint_dim: int = 0):
         super().__init__()
         self.sub_mean = MeanShift(sign=-1)
         self.features = _encoder(width, depth)
+        self.hint_dim = hint_dim
         self.mlp = nn.Sequential(
-            nn.Linear(2 * width + action_dim, hidden),
+            nn.Linear(2 * width + action_dim + hint_dim, hidden),
             nn.LeakyReLU(0.1, inplace=True),
             nn.Linear(hidden, hidden),
             nn.LeakyReLU(0.1, inplace=True),
@@ -221,8 +224,13 @@ class Critic(nn.Module):
         f = self.features(self.sub_mean(s))
         return torch.cat([f.mean((2, 3)), f.pow(2).mean((2, 3)).add(1e-8).sqrt()], 1)
 
-    def forward(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return self.mlp(torch.cat([self.encode(s), a.reshape(a.shape[0], -1)], 1)).squeeze(1)
+    def forward(self, s: torch.Tensor, a: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [self.encode(s), a.reshape(a.shape[0], -1)]
+        if self.hint_dim:
+            if hint is None:
+                raise ValueError("this critic takes a hint (hint_dim > 0)")
+            parts.append(hint.reshape(hint.shape[0], -1))
+        return self.mlp(torch.cat(parts, 1)).squeeze(1)
 
 
 class Discriminator(nn.Module):

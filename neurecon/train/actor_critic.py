@@ -83,10 +83,13 @@ def critic_update(
     form: str = "td2",
     gamma: float = 0.0,
     grad_clip: float = 0.0,
+    hint=None,
 ) -> float:
-    """One step of the critic on a random minibatch of the buffer (Algorithm 1, lines 6–7)."""
+    """One step of the critic on a random minibatch of the buffer (Algorithm 1, lines 6–7);
+    ``hint(s)`` gives the critic's extra per-state input when it takes one."""
     s, a, r = buffer.sample(rng, minibatch)
-    loss = critic_loss(critic(s, a), r, form, gamma)
+    q = critic(s, a) if hint is None else critic(s, a, hint(s))
+    loss = critic_loss(q, r, form, gamma)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -95,13 +98,14 @@ def critic_update(
     return float(loss.detach())
 
 
-def actor_objective(critic: nn.Module, actor: nn.Module, states: torch.Tensor) -> torch.Tensor:
+def actor_objective(critic: nn.Module, actor: nn.Module, states: torch.Tensor, hint=None) -> torch.Tensor:
     """−mean Q(s, μ(s)) with the critic held fixed: backpropagated, it gives Algorithm 1's policy
     gradient (line 8) in the actor's parameters only."""
     req = [p.requires_grad for p in critic.parameters()]
     critic.requires_grad_(False)
     try:
-        return actor_loss(critic(states, actor(states)))
+        a = actor(states)
+        return actor_loss(critic(states, a) if hint is None else critic(states, a, hint(states)))
     finally:
         for p, r in zip(critic.parameters(), req):
             p.requires_grad_(r)

@@ -14,6 +14,7 @@ Config (``task:`` section)::
     init: null               # a shipped name or .pt whose weights the model starts from
     weights: {vgg19: null, vgg16: null, dists: null, missing: skip}
     gan: {nf: 16, levels: 4, outcomes: 51, anchors: reference, lr: 1.0e-4, betas: [0.9, 0.999]}
+    keep: best               # best (keep-the-best on the monitored metric) | last (the latest validation)
     rl: {generator: amnet_x4, reward: psnr, critic_loss: td2, gamma: 0.0, buffer: 2048, minibatch: 32,
          warmup: 64, actions_per_state: 4, noise: 0.2, baseline: true, critic_lr: 1.0e-3,
          critic: {width: 32, depth: 4, hidden: 64}, critic_updates: 1, actor_delay: 0}
@@ -42,7 +43,13 @@ Recipes:
   instead of the image content); the critic takes ``critic_updates`` steps of ``rl.critic_loss``
   (``td2``: DDPG's squared TD error — trains; ``printed``: Algorithm 1's linear form — diverges)
   on minibatches of ``minibatch`` transitions; then the actor's loss −Q(s, μ(s)) goes to the
-  trainer's optimiser. The buffer, critic and its optimiser are in the task's state (exact resume).
+  trainer's optimiser. With ``critic_hint`` (default) the critic also reads the frozen pre-trained
+  actor's estimate of s — a fixed function of the state, so Q is still Q(s, a): a critic trained for
+  a few hundred steps from random weights cannot learn blur features from pixels (the actor needed
+  thousands), and without it the pilot's critic drove the actor to a bound of the σ range.
+  ``anchor`` β > 0 adds β·‖μ(s) − μ₀(s)‖² to the actor's loss (μ₀: the frozen pre-trained actor), a
+  behaviour regulariser that Algorithm 1 does not have (β = 0 is plain DDPG): the recipes say when
+  they use it and why. The buffer, critic and its optimiser are in the task's state (exact resume).
 
 Validation (whole images of ``data.valid`` at ``valid_sigmas``): generator — PSNR-Y / SSIM-Y with
 the true code (monitor psnr_y); actor — mean |σ̂ − σ| (monitor sigma_mae, min); rl — the reward
@@ -68,7 +75,9 @@ from .degradations import CODE_DIMS, CODES, BlindPairSampler, prepare_images
 from .evaluate import REWARDS, estimate, evaluate, rewards
 
 RECIPES = ("generator", "actor", "rl")
-TASK_KEYS = {"name", "recipe", "scale", "data", "degradation", "code", "model", "loss", "init", "weights", "gan", "rl"}
+TASK_KEYS = {
+    "name", "recipe", "scale", "data", "degradation", "code", "model", "loss", "init", "weights", "gan", "rl", "keep"
+}  # fmt: skip
 DATA_DEFAULTS = {
     "train": "demo",
     "valid": "demo",
@@ -105,6 +114,8 @@ RL_DEFAULTS = {
     "critic": {"width": 32, "depth": 4, "hidden": 64},
     "critic_updates": 1,
     "actor_delay": 0,
+    "critic_hint": True,
+    "anchor": 0.0,
 }
 MODEL_DEFAULTS = {
     "generator": {"arch": "amnet", "n_feats": 16, "n_blocks": 4},
@@ -186,6 +197,10 @@ class BlindSRTask:
         )
         self.disc: Discriminator | None = None
         self.rng = np.random.default_rng(cfg.run.seed + 7 + 1000 * rank)
+        self.keep = t.get("keep") or "best"
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"task.keep must be best or last, got {self.keep!r}")
+        self._step = 0
         if self.recipe == "generator":
             self.monitor, self.monitor_mode = "psnr_y", "max"
             res = {k: self.weights[k] for k in ("vgg19", "vgg16", "dists")} | {"anchors": self.gan["anchors"]}
@@ -214,6 +229,10 @@ class BlindSRTask:
             with torch.random.fork_rng():
                 torch.manual_seed(cfg.run.seed + 13 + 1000 * rank)
                 self._setup_rl()
+        if (
+            self.keep == "last"
+        ):  # best.pt follows the latest validation (e.g. a GAN: the best PSNR is its least adversarial)
+            self.monitor, self.monitor_mode = "step", "max"
 
     # reporting -------------------------------------------------------------------------------
     def _report_terms(self, cfg) -> None:
@@ -245,7 +264,19 @@ class BlindSRTask:
         self.generator = g.freeze()
         self.code_range = g.code_range
         cc = {**RL_DEFAULTS["critic"], **check_keys(rl["critic"] or {}, RL_DEFAULTS["critic"], "task.rl.critic")}
-        self.critic = Critic(int(cc["width"]), int(cc["depth"]), CODE_DIMS[self.code], int(cc["hidden"]))
+        dim = CODE_DIMS[self.code]
+        self.critic = Critic(
+            int(cc["width"]), int(cc["depth"]), dim, int(cc["hidden"]), dim if rl["critic_hint"] else 0
+        )
+        self.hint = None
+        if float(rl["anchor"]) > 0 and not rl["critic_hint"]:
+            raise ValueError("rl.anchor needs rl.critic_hint (the frozen pre-trained actor)")
+        if rl["critic_hint"]:  # the frozen pre-trained actor's estimate of s, a fixed state feature of the critic
+            if not self.init:
+                raise ValueError("rl.critic_hint needs task.init (the pre-trained actor)")
+            mu0, _ = load_model(self.init)
+            mu0 = mu0.freeze()
+            self.hint = lambda s: mu0(s).detach()
         self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=float(rl["critic_lr"]))
         self.niqe = None
         if rl["reward"] == "niqe":  # the no-reference reward: fitted on the training photographs
@@ -360,6 +391,7 @@ class BlindSRTask:
         return model(batch["lr"])
 
     def training_step(self, model, batch, step, total):
+        self._step = step + 1
         if self.recipe == "actor":
             pred = model(batch["lr"])
             err = pred - batch["code"]
@@ -414,14 +446,19 @@ class BlindSRTask:
             return 0 * sum(p.sum() for p in actor.parameters()), logs  # a zero step until the buffer fills
         for _ in range(int(rl["critic_updates"])):  # lines 6–7
             logs["loss_critic"] = critic_update(
-                self.critic, self.opt_c, self.buffer, self.rng, n, rl["critic_loss"], float(rl["gamma"])
+                self.critic, self.opt_c, self.buffer, self.rng, n, rl["critic_loss"], float(rl["gamma"]), hint=self.hint
             )
         bs, _, _ = self.buffer.sample(self.rng, n)
-        la = actor_objective(self.critic, actor, bs)  # line 8, stepped by the trainer's optimiser
+        la = actor_objective(self.critic, actor, bs, self.hint)  # line 8, stepped by the trainer's optimiser
+        if float(rl["anchor"]) > 0:  # optional: stay near the pre-trained actor (not in Algorithm 1)
+            la = la + float(rl["anchor"]) * ((actor(bs) - self.hint(bs)) ** 2).sum(1).mean()
         return (la * 0 if step < int(rl["actor_delay"]) else la), logs
 
     @torch.no_grad()
     def validate(self, model) -> dict[str, float]:
+        return {**self._validate(model), **({"step": float(self._step)} if self.keep == "last" else {})}
+
+    def _validate(self, model) -> dict[str, float]:
         if self.recipe == "generator":
             if self.spec["arch"] == "amnet":
                 m = evaluate(model, self.valid_pairs, self.scale, "oracle", self.code)
