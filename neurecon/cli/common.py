@@ -27,12 +27,20 @@ def add_frame_args(p: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--maxmem", type=int, default=2048, help="memory budget in MB: larger frames are tiled")
+    p.add_argument(
+        "--maxmem",
+        type=int,
+        default=2048,
+        help="memory budget in MB for a frame: its buffers, copies, activations and output (not the "
+        "process's ~250 MB of Python, torch and model); frames whose single pass would exceed it are "
+        "tiled, budgets that would need tiles recomputing > 3x the work are refused with the minimum",
+    )
     p.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16"],
         default="auto",
-        help="auto: the conv trunk in bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32",
+        help="auto: fp32, or the conv trunk in bf16 on CPUs with native bf16 (AVX512-BF16/AMX) for jobs "
+        "of >= 2 Mpix (a single small frame is done sooner in fp32 than bf16's one-time set-up takes)",
     )
 
 

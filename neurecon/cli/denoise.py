@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def add_parser(sub) -> None:
     d.set_defaults(func=run)
 
 
-def output_paths(names: list[str], output: str, protected: list[str | None] = ()) -> list[Path]:
+def output_paths(names: list[str], output: str, protected: Sequence[str | None] = ()) -> list[Path]:
     """Where each frame's result goes: `output` itself for one frame, else `output`/<frame's name>.
     `output` is a directory when it is one, ends in a slash, or several frames are given. Refused:
     a name clash inside the directory, and any result that would overwrite a `protected` input."""
@@ -113,12 +114,20 @@ def run(a) -> int:
     den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem, precision=a.precision)
     if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
         den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
-    for src, dst in tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single):
+    for i, (src, dst) in enumerate(tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single)):
         try:
             buf = first if first is not None else read_frame_args(a, src)
-            out = den.denoise_buffers(buf, lam=lam)
+            if i == 0:  # --precision auto weighs bf16's one-time set-up against the whole job
+                den.expect_pixels(len(frames) * buf.shape[0] * buf.shape[1])
             dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(dst, out)  # atomic: a failed write leaves no partial file
+            if dst.suffix.lower() == ".exr" and den.must_stream(buf, lam=lam):
+                # the output alone would break --maxmem: written band by band as tiles complete
+                from ..io.exr import ExrRowWriter
+
+                with ExrRowWriter(dst, buf.shape[1], buf.shape[0]) as rows:
+                    den.denoise_rows(buf, rows, lam=lam)
+            else:
+                write_image(dst, den.denoise_buffers(buf, lam=lam))  # atomic: a failed write leaves no partial file
         except Exception as e:  # unreadable, too large or unsuitable frame, λ map of another size, full disk, OOM
             if single:
                 raise
@@ -129,10 +138,12 @@ def run(a) -> int:
         seconds.append(den.last_seconds)
     if single:
         rep = den.last_sanitize_report
+        plan = den.last_plan
         h, w = buf.shape
+        tiles = "" if plan is None or plan.untiled else f", {plan.count} tiles: {plan.work:.2f}× the work"
         print(
-            f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}) -> {targets[0]}"
-            + ("" if not rep.total else f" (sanitised input: {rep})")
+            f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}{tiles}) -> {targets[0]}"
+            + ("" if not rep or not rep.total else f" (sanitised input: {rep})")
         )
         return 0
     done = len(seconds)

@@ -176,3 +176,49 @@ def write_exr_channels(path: str | os.PathLike, channels: Mapping[str, np.ndarra
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     with atomic_output(path) as tmp:
         OpenEXR.File(header, planes).write(tmp)
+
+
+class ExrRowWriter:
+    """An RGB float32 ZIP scanline EXR written band by band, top to bottom, atomically: for images
+    whose rows are made in order and should not all be held (neurecon denoise on a frame whose
+    output exceeds the memory budget: Denoiser.denoise_buffers(sink=...)). Use as a context
+    manager; `writer(rows, y0)` appends rows y0 … y0 + n − 1 (n×W×3) and must continue where the
+    last band ended. The file appears only when every row was written and the block ends cleanly.
+    (The bindings' incremental writer is their legacy OutputFile API.)"""
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int):
+        self.path, self.width, self.height = path, int(width), int(height)
+        self.next_row = 0
+        self._atomic = atomic_output(path)
+        self._file = None
+
+    def __enter__(self) -> ExrRowWriter:
+        tmp = self._atomic.__enter__()
+        header = OpenEXR.Header(self.width, self.height)  # RGB FLOAT, ZIP, increasing y
+        try:
+            self._file = OpenEXR.OutputFile(tmp, header)
+        except BaseException:
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __call__(self, rows: np.ndarray, y0: int) -> None:
+        if y0 != self.next_row or rows.ndim != 3 or rows.shape[1:] != (self.width, 3):
+            raise BufferError(
+                f"{os.fspath(self.path)}: expected rows from {self.next_row} of {self.width}×3, got "
+                f"{tuple(rows.shape)} from row {y0}"
+            )
+        assert self._file is not None
+        planes = {c: np.ascontiguousarray(rows[..., i], dtype=np.float32).tobytes() for i, c in enumerate("RGB")}
+        self._file.writePixels(planes, rows.shape[0])
+        self.next_row += rows.shape[0]
+
+    def __exit__(self, kind, value, tb) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if kind is None and self.next_row != self.height:
+            err = BufferError(f"{os.fspath(self.path)}: {self.next_row} of {self.height} rows were written")
+            self._atomic.__exit__(type(err), err, None)
+            raise err
+        self._atomic.__exit__(kind, value, tb)

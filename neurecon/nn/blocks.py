@@ -11,6 +11,47 @@ def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
 
 
+def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether oneDNN's convolution with a fused activation applies: CPU inference in fp32 (no
+    autograd, no autocast), the op present in this torch build, and an input large enough that
+    torch's own conv2d would run oneDNN too (one image in fp32: more than 20480 input values,
+    ATen's `use_mkldnn` rule; smaller ones take its native kernel, whose rounding differs)."""
+    return (
+        x.numel() > 20480
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled("cpu")
+        and _HAS_POINTWISE
+    )
+
+
+_HAS_POINTWISE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+def conv_act(conv: nn.Conv2d, x: torch.Tensor, relu: bool = True) -> torch.Tensor:
+    """`conv(x)`, then a ReLU if `relu`. In fp32 CPU inference the ReLU runs inside the oneDNN
+    convolution as a post-op (bit-identical: the same primitive, the activation applied to its
+    fp32 result before it is stored), which saves one pass over the output and one operator call;
+    everywhere else (training, bf16 autocast) it is the module followed by an in-place ReLU."""
+    if _fusable(x, conv.weight) and conv.padding_mode == "zeros" and not isinstance(conv.padding, str):
+        return torch.ops.mkldnn._convolution_pointwise(
+            x,
+            conv.weight,
+            conv.bias,
+            list(conv.padding),
+            list(conv.stride),
+            list(conv.dilation),
+            conv.groups,
+            "relu" if relu else "none",
+            [],
+            "",
+        )
+    y = conv(x)
+    return y.relu_() if relu else y
+
+
 def pointwise_planar(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """A 1×1 convolution whose output is planar (NCHW-contiguous) whatever the input's layout.
     On a channels-last input it is one GEMM, weight (O×C) · pixelsᵀ (C×HW), which writes planes
@@ -64,9 +105,19 @@ def conv3x3_up2_split(conv: nn.Conv2d, coarse: torch.Tensor, skip: torch.Tensor)
     out = F.conv2d(skip, conv.weight[:, c:], conv.bias, padding=1)
     # window p of the 1-padded coarse image covers rows p−1, p: phase 0 of row i uses window i,
     # phase 1 window i+1 (likewise for columns)
-    phases = F.conv2d(F.pad(coarse, (1, 1, 1, 1)), _upsampled_phases(conv.weight[:, :c]))
-    for i, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        out[:, :, a::2, b::2] += phases[:, i * O : (i + 1) * O, a : a + H, b : b + W]
+    padded = F.pad(coarse, (1, 1, 1, 1))
+    kernels = _upsampled_phases(conv.weight[:, :c])
+    # Without autograd one phase at a time: the four phases' convolution is as large as `out`
+    # itself, one phase a quarter of it (the same arithmetic per output: the output channels of
+    # one convolution are independent). With autograd, one convolution (fewer saved tensors).
+    groups = 1 if torch.is_grad_enabled() else 4
+    for g in range(groups):
+        n = 4 // groups
+        phases = F.conv2d(padded, kernels[g * n * O : (g + 1) * n * O])
+        for j in range(n):
+            a, b = divmod(g * n + j, 2)
+            out[:, :, a::2, b::2] += phases[:, j * O : (j + 1) * O, a : a + H, b : b + W]
+        del phases
     return out
 
 

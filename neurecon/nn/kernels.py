@@ -8,6 +8,8 @@ hand-written backward that does the same loop, so nothing of size k²×C×H×W i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +27,18 @@ def _check(image: torch.Tensor, weights: torch.Tensor) -> int:
     return k
 
 
+def _accumulate(padded: torch.Tensor, weights: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """out = Σ_q weights_q · (padded shifted by q), accumulated tap by tap into `out` (the first tap
+    written, not added to zeros: the same values, one pass over `out` fewer)."""
+    k = int(round(weights.shape[1] ** 0.5))
+    H, W = weights.shape[2:]
+    torch.mul(padded[:, :, :H, :W], weights[:, :1], out=out)
+    for q in range(1, k * k):
+        dy, dx = divmod(q, k)
+        out.addcmul_(padded[:, :, dy : dy + H, dx : dx + W], weights[:, q : q + 1])
+    return out
+
+
 class _KernelApply(torch.autograd.Function):
     """Takes the already padded image, so any padding mode's backward is autograd's business."""
 
@@ -32,10 +46,7 @@ class _KernelApply(torch.autograd.Function):
     def forward(ctx, padded, weights):
         k = int(round(weights.shape[1] ** 0.5))
         H, W = weights.shape[2:]
-        out = padded.new_zeros(padded.shape[:2] + (H, W))
-        for q in range(k * k):
-            dy, dx = divmod(q, k)
-            out.addcmul_(padded[:, :, dy : dy + H, dx : dx + W], weights[:, q : q + 1])
+        out = _accumulate(padded, weights, padded.new_empty(padded.shape[:2] + (H, W)))
         ctx.save_for_backward(padded, weights)
         ctx.k = k
         return out
@@ -64,6 +75,26 @@ def apply_kernels(image: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     Outside the frame the edge pixel is repeated, so normalised kernels never darken borders."""
     r = _check(image, weights) // 2
     return _KernelApply.apply(F.pad(image, (r, r, r, r), mode="replicate"), weights)
+
+
+def apply_kernels_rows(
+    image: torch.Tensor, weights: Callable[[int, int], torch.Tensor], rows: int, k: int
+) -> torch.Tensor:
+    """`apply_kernels(image, W)` without W: `weights(y0, y1)` returns the N×k²×(y1−y0)×W weights
+    of rows [y0, y1) (e.g. a head's softmax of those rows' logits), `rows` rows at a time, so the
+    k² weight planes (and the logits they come from) exist for one band only. The same arithmetic
+    per pixel as apply_kernels; no autograd (inference)."""
+    N, C, H, W = image.shape
+    r = k // 2
+    padded = F.pad(image, (r, r, r, r), mode="replicate")
+    out = image.new_empty(image.shape)
+    for y0 in range(0, H, rows):
+        y1 = min(H, y0 + rows)
+        w = weights(y0, y1)
+        if w.shape != (N, k * k, y1 - y0, W):
+            raise ValueError(f"weights of rows {y0}–{y1} are {tuple(w.shape)}, not {(N, k * k, y1 - y0, W)}")
+        _accumulate(padded[:, :, y0 : y1 + 2 * r], w, out[:, :, y0:y1])
+    return out
 
 
 def apply_kernels_reference(image: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

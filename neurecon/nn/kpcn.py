@@ -10,6 +10,7 @@ specialiser, scale compositor, temporal combiner — can be trained on top of fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -18,7 +19,7 @@ from torch import nn
 
 from .blocks import ResBlock, conv3x3, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
-from .kernels import apply_kernels, softmax_kernels
+from .kernels import apply_kernels, apply_kernels_rows, softmax_kernels
 from .precision import fp32, widen
 
 # Demodulation (§6.1 factorises diffuse colour into irradiance × albedo): the kernels filter
@@ -76,7 +77,22 @@ class KernelPredictor(nn.Module):
             return softmax_kernels(pointwise_planar(self.logits, torch.relu(feats) if self.relu_input else feats))
 
     def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
-        return apply_kernels(radiance, self.weights(feats))
+        H, W = feats.shape[-2:]
+        if torch.is_grad_enabled() or H * W < BANDED_PIXELS or H < BANDS:
+            return apply_kernels(radiance, self.weights(feats))
+        # inference: logits, softmax and kernel application in BANDS bands of rows, so the 2·k²
+        # planes of logits and weights exist for one band at a time (the same values per pixel);
+        # a fixed number of bands keeps the memory of a pass proportional to its pixels. A band of
+        # a multiple of 64 pixels keeps the softmax's vector blocks where the whole map's are
+        # (its tail is computed otherwise: with other bands the result would differ in the last bit)
+        step = 64 // math.gcd(W, 64)
+        rows = -(-H // BANDS)
+        rows = -(-rows // step) * step
+        return apply_kernels_rows(radiance, lambda y0, y1: self.weights(feats[..., y0:y1, :]), rows, self.kernel)
+
+
+# inference on maps of ≥ BANDED_PIXELS pixels runs a kernel head in BANDS bands of rows
+BANDS, BANDED_PIXELS = 8, 2**14
 
 
 class DirectPredictor(nn.Module):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import conv3x3, pointwise_planar, xavier_init
+from .blocks import conv3x3, conv_act, pointwise_planar, xavier_init
 from .precision import fp32, widen
 
 
@@ -74,9 +74,10 @@ class ScaleCompositor(nn.Module):
     def alpha(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         # log1p at the coarse resolution, then upsample: equal for nearest upsampling, 4× cheaper
         x = torch.cat([torch.log1p(fine.clamp_min(0)), up2(torch.log1p(coarse.clamp_min(0)))], 1)
-        last = self.net[-1]
-        assert isinstance(last, nn.Conv2d)
-        return torch.sigmoid(pointwise_planar(last, self.net[:-1](x)))
+        first, second, last = self.net[0], self.net[2], self.net[-1]
+        assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d) and isinstance(last, nn.Conv2d)
+        # conv, ReLU, conv, ReLU with each ReLU fused into its conv where it can be (bit-identical)
+        return torch.sigmoid(pointwise_planar(last, conv_act(second, conv_act(first, x))))
 
     def forward(self, fine: torch.Tensor, coarse: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
         """Channels past the colour's three (e.g. the albedo filtered alongside) are composed

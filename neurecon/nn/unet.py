@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .blocks import conv3x3, conv3x3_up2_split, pointwise_planar, xavier_init
+from .blocks import conv3x3, conv3x3_up2_split, conv_act, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kpcn import DirectPredictor, KernelPredictor, SourceEncoder, albedo_factor
 from .multiscale import ScaleCompositor, down2, pad_to_multiple
@@ -53,11 +53,21 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(conv3x3(cin, cout), nn.ReLU(inplace=True), conv3x3(cout, cout), nn.ReLU(inplace=True))
 
 
+def _run_block(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """block(x) for a `_block` (conv, ReLU, conv, ReLU), each ReLU fused into its conv where it
+    can be (blocks.conv_act: bit-identical)."""
+    first, second = block[0], block[2]
+    assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d)
+    return conv_act(second, conv_act(first, x))
+
+
 def _decode(block: nn.Sequential, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
     """block(cat([up2(coarse), skip])), its first conv computed without either tensor."""
-    first = block[0]
-    assert isinstance(first, nn.Conv2d)
-    return block[1:](conv3x3_up2_split(first, coarse, skip))
+    first, second = block[0], block[2]
+    assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d)
+    x = conv3x3_up2_split(first, coarse, skip).relu_()
+    del skip  # a caller that handed the skip over (features) has it freed before the second conv
+    return conv_act(second, x)
 
 
 def _identity_on_skip(block: nn.Sequential, skip_width: int) -> None:
@@ -103,7 +113,12 @@ class AlbedoRatio(nn.Module):
     def forward(
         self, filtered: torch.Tensor, filtered_albedo: torch.Tensor, albedo: torch.Tensor, feats: torch.Tensor
     ) -> torch.Tensor:
-        g = self.gate_map(feats)
+        return self.apply_gate(filtered, filtered_albedo, albedo, self.gate_map(feats))
+
+    def apply_gate(
+        self, filtered: torch.Tensor, filtered_albedo: torch.Tensor, albedo: torch.Tensor, g: torch.Tensor
+    ) -> torch.Tensor:
+        """forward() with the gate map g = gate_map(feats) already computed."""
         with fp32():
             ratio = ((albedo.clamp_min(0) + self.EPS) / (filtered_albedo.clamp_min(0) + self.EPS)).clamp(max=self.MAX)
             return filtered * (1 + g * (ratio - 1))
@@ -175,39 +190,62 @@ class UNetKPCN(nn.Module):
         source = source or self.default_source
         if source not in self.encoders:
             raise ValueError(f"unknown source '{source}'; this model has encoders for {list(self.encoders)}")
-        enc = [self.encoders[source](make_features(inputs, self.config.sources[source])).relu_()]
+        encoder: Any = self.encoders[source]  # a SourceEncoder: conv, ReLU, conv
+        first, second = encoder[0], encoder[2]
+        assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d)
+        enc = [conv_act(second, conv_act(first, make_features(inputs, self.config.sources[source])))]
         for i in range(1, self.depth + 1):
-            enc.append(getattr(self, f"enc{i}")(down2(enc[-1])))
-        feats = [enc[-1]]  # bottleneck, then d(depth−1) … d0
+            enc.append(_run_block(getattr(self, f"enc{i}"), down2(enc[-1])))
+        feats = [enc.pop()]  # bottleneck, then d(depth−1) … d0
         for i in reversed(range(self.depth)):
-            feats.insert(0, _decode(getattr(self, f"dec{i}"), feats[0], enc[i]))
+            # each skip is dropped once its decoder has read it (the full-resolution e0 is the
+            # largest tensor of the pass), and so is a decoder output no head reads
+            feats.insert(0, _decode(getattr(self, f"dec{i}"), feats[0], enc.pop()))
+            if i + 1 >= self.config.levels:  # feats[1] is level i + 1
+                feats.pop(1)
         return feats[: self.config.levels]  # [d0, d1, d2, d3 or e3]
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
         padded, (H, W) = pad_to_multiple(inputs, self.stride)
-        return self.reconstruct(self.features(padded, source), padded)[..., :H, :W]
+        return self.reconstruct(self.features(padded, source), padded, consume=True)[..., :H, :W]
 
     def reconstruct(
-        self, feats: list[torch.Tensor], padded: Mapping[str, torch.Tensor], heads: nn.ModuleList | None = None
+        self,
+        feats: list[torch.Tensor],
+        padded: Mapping[str, torch.Tensor],
+        heads: nn.ModuleList | None = None,
+        consume: bool = False,
     ) -> torch.Tensor:
         """Apply one head per scale to that level of the radiance pyramid and composite the
-        results coarsest → finest. `heads` replaces the model's own (the λ specialiser's)."""
+        results coarsest → finest. `heads` replaces the model's own (the λ specialiser's).
+        `consume=True` hands `feats` over (the list is emptied): each feature map is released as
+        soon as its head has read it, instead of living until the end of the call."""
         c = padded["color"]
         radiance = c / albedo_factor(padded) if self.config.demodulate else c
         if self.albedo_ratio is not None:  # the same kernels and α filter the albedo: L(f)
             radiance = torch.cat([radiance, padded["albedo"].clamp_min(0)], 1)
-        levels = [radiance]
+        levels: list[torch.Tensor | None] = [radiance]
         for _ in range(self.config.levels - 1):
-            levels.append(down2(levels[-1]))
-        outs = [head(f, r) for head, f, r in zip(heads or self.heads, feats, levels)]
-        result = outs[-1]
-        for i in reversed(range(len(outs) - 1)):
+            levels.append(down2(levels[-1]))  # type: ignore[arg-type]  # set just above
+        del radiance
+        maps: list[torch.Tensor | None] = list(feats)
+        if consume:
+            feats.clear()
+        # the albedo gate reads the finest features: computed first, so they can go after their head
+        gate = self.albedo_ratio.gate_map(maps[0]) if self.albedo_ratio is not None else None  # type: ignore[arg-type]
+        outs: list[torch.Tensor] = []
+        for i, head in enumerate((heads or self.heads)[: len(maps)]):
+            outs.append(head(maps[i], levels[i]))
+            maps[i] = levels[i] = None
+        result = outs.pop()
+        for i in reversed(range(len(outs))):
             # the H/8 result (outs[3]) enters outs[2] through its gain, unclamped: a gain clamped
             # at 0 would stay shut for good once a step pushed it below
             gain = self.coarsest_gate if i == 2 and self.config.levels == 4 else None
-            result = self.compositor(outs[i], result, gain)
+            result = self.compositor(outs.pop(), result, gain)
         if self.albedo_ratio is not None:
-            result = self.albedo_ratio(result[:, :3], result[:, 3:], padded["albedo"], feats[0])
+            assert gate is not None
+            result = self.albedo_ratio.apply_gate(result[:, :3], result[:, 3:], padded["albedo"], gate)
         if self.config.demodulate:
             result = result * albedo_factor(padded)
         return result
