@@ -21,39 +21,48 @@ class ReplayBuffer:
     """A ring buffer of (s, a, r) transitions held as tensors; 8-bit states (``quantized``) are
     stored as uint8 exactly. :meth:`state_dict` / :meth:`load_state_dict` make resume exact."""
 
-    def __init__(self, capacity: int, state_shape: tuple[int, ...], action_dim: int, quantized: bool = False):
+    def __init__(
+        self, capacity: int, state_shape: tuple[int, ...], action_dim: int, quantized: bool = False, extra_dim: int = 0
+    ):
         if capacity < 1:
             raise ValueError(f"replay buffer capacity must be >= 1, got {capacity}")
         self.capacity, self.quantized = capacity, quantized
         self.s = torch.zeros((capacity, *state_shape), dtype=torch.uint8 if quantized else torch.float32)
         self.a = torch.zeros(capacity, action_dim)
         self.r = torch.zeros(capacity)
+        self.x = torch.zeros(capacity, extra_dim)  # per-state extras (e.g. a critic's hint), computed once
         self.n = self.pos = 0
 
     def __len__(self) -> int:
         return self.n
 
-    def add(self, s: torch.Tensor, a: torch.Tensor, r: torch.Tensor) -> None:
+    def add(self, s: torch.Tensor, a: torch.Tensor, r: torch.Tensor, extra: torch.Tensor | None = None) -> None:
         s = torch.round(s.detach() * 255).to(torch.uint8) if self.quantized else s.detach().float()
         for i in range(s.shape[0]):
             self.s[self.pos], self.a[self.pos], self.r[self.pos] = s[i], a[i].detach(), r[i].detach()
+            if extra is not None:
+                self.x[self.pos] = extra[i].detach()
             self.pos = (self.pos + 1) % self.capacity
             self.n = min(self.n + 1, self.capacity)
 
-    def sample(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample(self, rng: np.random.Generator, n: int, extra: bool = False) -> tuple[torch.Tensor, ...]:
+        """(s, a, r) of ``n`` random transitions, and their extras with ``extra``."""
         if self.n == 0:
             raise ValueError("the replay buffer is empty")
         idx = torch.from_numpy(rng.integers(self.n, size=n))
         s = self.s[idx].float() / 255 if self.quantized else self.s[idx]
-        return s, self.a[idx], self.r[idx]
+        return (s, self.a[idx], self.r[idx], self.x[idx]) if extra else (s, self.a[idx], self.r[idx])
 
     def state_dict(self) -> dict:
         n = self.n
-        return {"s": self.s[:n].clone(), "a": self.a[:n].clone(), "r": self.r[:n].clone(), "n": n, "pos": self.pos}
+        return {"s": self.s[:n].clone(), "a": self.a[:n].clone(), "r": self.r[:n].clone(), "x": self.x[:n].clone(),
+                "n": n, "pos": self.pos}  # fmt: skip
 
     def load_state_dict(self, st: dict) -> None:
         self.n, self.pos = int(st["n"]), int(st["pos"])
         self.s[: self.n], self.a[: self.n], self.r[: self.n] = st["s"], st["a"], st["r"]
+        if "x" in st:
+            self.x[: self.n] = st["x"]
 
 
 def explore(
@@ -83,12 +92,16 @@ def critic_update(
     form: str = "td2",
     gamma: float = 0.0,
     grad_clip: float = 0.0,
-    hint=None,
+    hint: bool = False,
 ) -> float:
-    """One step of the critic on a random minibatch of the buffer (Algorithm 1, lines 6–7);
-    ``hint(s)`` gives the critic's extra per-state input when it takes one."""
-    s, a, r = buffer.sample(rng, minibatch)
-    q = critic(s, a) if hint is None else critic(s, a, hint(s))
+    """One step of the critic on a random minibatch of the buffer (Algorithm 1, lines 6–7); with
+    ``hint`` the critic also reads the buffer's per-state extras."""
+    if hint:
+        s, a, r, h = buffer.sample(rng, minibatch, extra=True)
+        q = critic(s, a, h)
+    else:
+        s, a, r = buffer.sample(rng, minibatch)
+        q = critic(s, a)
     loss = critic_loss(q, r, form, gamma)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -98,14 +111,16 @@ def critic_update(
     return float(loss.detach())
 
 
-def actor_objective(critic: nn.Module, actor: nn.Module, states: torch.Tensor, hint=None) -> torch.Tensor:
+def actor_objective(
+    critic: nn.Module, actor: nn.Module, states: torch.Tensor, hint: torch.Tensor | None = None
+) -> torch.Tensor:
     """−mean Q(s, μ(s)) with the critic held fixed: backpropagated, it gives Algorithm 1's policy
-    gradient (line 8) in the actor's parameters only."""
+    gradient (line 8) in the actor's parameters only; ``hint``: the critic's extra input for states."""
     req = [p.requires_grad for p in critic.parameters()]
     critic.requires_grad_(False)
     try:
         a = actor(states)
-        return actor_loss(critic(states, a) if hint is None else critic(states, a, hint(states)))
+        return actor_loss(critic(states, a) if hint is None else critic(states, a, hint))
     finally:
         for p, r in zip(critic.parameters(), req):
             p.requires_grad_(r)

@@ -232,7 +232,7 @@ class BlindSRTask:
         if (
             self.keep == "last"
         ):  # best.pt follows the latest validation (e.g. a GAN: the best PSNR is its least adversarial)
-            self.monitor, self.monitor_mode = "step", "max"
+            self.monitor, self.monitor_mode = "last_step", "max"
 
     # reporting -------------------------------------------------------------------------------
     def _report_terms(self, cfg) -> None:
@@ -284,7 +284,9 @@ class BlindSRTask:
 
             self.niqe = NIQE.fit([im.hr for im in self.sampler.images])
         p = int(self.data["patch"])
-        self.buffer = ReplayBuffer(int(rl["buffer"]), (3, p, p), CODE_DIMS[self.code], bool(self.deg["quantize"]))
+        self.buffer = ReplayBuffer(
+            int(rl["buffer"]), (3, p, p), dim, bool(self.deg["quantize"]), dim if self.hint is not None else 0
+        )
 
     # what the model card says -----------------------------------------------------------------
     @staticmethod
@@ -440,23 +442,25 @@ class BlindSRTask:
             }
             if rl["baseline"]:
                 r = r - r[:b].repeat(k)
-        self.buffer.add(states, acts, r)
+        self.buffer.add(states, acts, r, self.hint(s).repeat(k, 1) if self.hint is not None else None)
         n = int(rl["minibatch"])
         if len(self.buffer) < max(n, int(rl["warmup"])):
             return 0 * sum(p.sum() for p in actor.parameters()), logs  # a zero step until the buffer fills
         for _ in range(int(rl["critic_updates"])):  # lines 6–7
             logs["loss_critic"] = critic_update(
-                self.critic, self.opt_c, self.buffer, self.rng, n, rl["critic_loss"], float(rl["gamma"]), hint=self.hint
-            )
-        bs, _, _ = self.buffer.sample(self.rng, n)
-        la = actor_objective(self.critic, actor, bs, self.hint)  # line 8, stepped by the trainer's optimiser
+                self.critic, self.opt_c, self.buffer, self.rng, n, rl["critic_loss"], float(rl["gamma"]),
+                hint=self.hint is not None,
+            )  # fmt: skip
+        bs, _, _, bh = self.buffer.sample(self.rng, n, extra=True)
+        hint = bh if self.hint is not None else None
+        la = actor_objective(self.critic, actor, bs, hint)  # line 8, stepped by the trainer's optimiser
         if float(rl["anchor"]) > 0:  # optional: stay near the pre-trained actor (not in Algorithm 1)
-            la = la + float(rl["anchor"]) * ((actor(bs) - self.hint(bs)) ** 2).sum(1).mean()
+            la = la + float(rl["anchor"]) * ((actor(bs) - bh) ** 2).sum(1).mean()
         return (la * 0 if step < int(rl["actor_delay"]) else la), logs
 
     @torch.no_grad()
     def validate(self, model) -> dict[str, float]:
-        return {**self._validate(model), **({"step": float(self._step)} if self.keep == "last" else {})}
+        return {**self._validate(model), **({"last_step": float(self._step)} if self.keep == "last" else {})}
 
     def _validate(self, model) -> dict[str, float]:
         if self.recipe == "generator":
