@@ -354,3 +354,17 @@ def test_the_study_helpers():
     a = [{"psnr": 30.0, "shadow_mae": 0.1}, {"psnr": 20.0, "shadow_mae": float("nan")}]
     b = [{"psnr": 25.0, "shadow_mae": 0.2}, {"psnr": 25.0, "shadow_mae": 0.1}]
     assert wins(a, b, "psnr") == 0.5 and wins(a, b, "shadow_mae") == 1.0
+
+
+def test_queries_outside_the_captured_lights_are_named():
+    """A query beyond twice the widest neighbour gap of the captured lights is reported; one
+    between them is not."""
+    from neurecon.cli.relight import outside_coverage
+
+    az = np.radians(np.arange(0, 360, 30))
+    captured = np.stack([np.cos(az) * 0.8, np.full_like(az, 0.6), np.sin(az) * 0.8], 1)  # a ring 30° apart
+    between = np.array([[np.cos(np.radians(15)) * 0.8, 0.6, np.sin(np.radians(15)) * 0.8]])
+    assert outside_coverage(captured, between) == ""
+    below = np.array([[0.0, -1.0, 0.0]])
+    msg = outside_coverage(captured, np.concatenate([between, below]))
+    assert msg.startswith("1 of 2 query directions") and "127°" in msg

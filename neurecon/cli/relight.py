@@ -16,6 +16,7 @@ in the folder's units (.exr/.pfm), or tonemapped 8-bit (.png/.jpg, ``--exposure`
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -50,6 +51,24 @@ def parse_direction(text: str, what: str = "--light"):
     if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) < 1e-9:
         raise ValueError(f"{what} takes a non-zero direction x,y,z (camera frame), got {text!r}")
     return v / np.linalg.norm(v)
+
+
+def outside_coverage(captured, queries) -> str:
+    """Why some queries lie outside the captured lights' coverage ('' if none does): farther from
+    their nearest captured light than twice the widest gap between neighbouring captured lights."""
+    import numpy as np
+
+    cos = np.clip(captured @ captured.T, -1, 1)
+    np.fill_diagonal(cos, -1)
+    spacing = float(np.degrees(np.arccos(cos.max(1))).max()) if len(captured) > 1 else 180.0
+    nearest = np.degrees(np.arccos(np.clip(queries @ captured.T, -1, 1).max(1)))
+    far = nearest > 2 * spacing
+    if not far.any():
+        return ""
+    return (
+        f"{int(far.sum())} of {len(queries)} query directions are up to {nearest.max():.0f}° from the nearest "
+        f"captured light (the captured lights are at most {spacing:.0f}° apart)"
+    )
 
 
 def load_relighter(folder: str, method: str, model_name: str | None, k: int | None):
@@ -99,7 +118,10 @@ def run(a) -> int:
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: a light path writes a sequence into a folder, not a file")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
-    relighter, _ = load_relighter(a.olat, a.method, a.model, a.k)
+    relighter, olat = load_relighter(a.olat, a.method, a.model, a.k)
+    far = outside_coverage(np.asarray(olat.directions, np.float64), dirs)
+    if far:
+        print(f"warning: {far}; every method extrapolates there", file=sys.stderr)
     t0 = time.perf_counter()
     if a.light:
         img = relighter(a.method, dirs[0])

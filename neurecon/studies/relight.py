@@ -106,19 +106,46 @@ def wins(a: list[dict], b: list[dict], key: str = "psnr") -> float:
     return float(np.mean([(x > y) if higher else (x < y) for x, y in pairs]))
 
 
+def with_elapsed(val: list[dict], train: list[dict]) -> list[dict]:
+    """Validation rows with the training wall time (minutes) at their step, from the train log."""
+    times = {r["step"]: r.get("elapsed_s") for r in train}
+    steps = sorted(times)
+    out = []
+    for r in val:
+        near = min(steps, key=lambda s: abs(s - r["step"])) if steps else None
+        out.append({**r, "elapsed_min": round(times[near] / 60, 2) if near is not None and times[near] else None})
+    return out
+
+
+def at_time(rows: list[dict], minutes: float) -> dict:
+    """The validation row whose wall time is closest to `minutes`."""
+    timed = [r for r in rows if r.get("elapsed_min") is not None]
+    return min(timed, key=lambda r: abs(r["elapsed_min"] - minutes)) if timed else {}
+
+
 def plot_curves(curves: dict, baselines: dict, path: Path) -> None:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "val_psnr", "masked PSNR (dB)"), (axes[1], "val_shadow_mae", "moved-shadow MAE")):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    panels = (
+        (axes[0], "step", "val_psnr", "iteration", "masked PSNR (dB)"),
+        (axes[1], "step", "val_shadow_mae", "iteration", "moved-shadow MAE"),
+        (axes[2], "elapsed_min", "val_psnr", "training wall time (min, both runs side by side)", "masked PSNR (dB)"),
+    )
+    for ax, xkey, key, xlabel, label in panels:
         for name, rows in curves.items():
-            ax.plot([r["step"] for r in rows], [r[key] for r in rows], "-o", ms=3, label=f"network, {name}")
+            rows = [r for r in rows if r.get(xkey) is not None]
+            ax.plot([r[xkey] for r in rows], [r[key] for r in rows], "-o", ms=3, label=f"network, {name}")
         for i, (m, v) in enumerate(baselines.items()):
             ax.axhline(v[key[4:]], ls="--", color=f"C{i + 3}", label=m)
-        ax.set_xlabel("iteration")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_title("validation (held-out lights of validation objects)")
     axes[1].set_title("error where hard shadows moved (lower is better)")
+    axes[2].set_title("validation PSNR against training time")
+    for ax in axes[[0, 2]]:
+        lo = min(v["psnr"] for v in baselines.values()) - 1.5
+        ax.set_ylim(bottom=lo)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -211,7 +238,7 @@ def run(
     curves, walls = {}, {}
     for name, cfg in cfgs.items():
         train, val = read_log(Path(cfg.run.out))
-        curves[name] = val
+        curves[name] = with_elapsed(val, train)
         walls[name] = {
             "seconds": train[-1]["elapsed_s"] if train else None,
             "iterations": train[-1]["step"] if train else 0,
@@ -248,6 +275,7 @@ def run(
                         "val_shadow_mae",
                         "val_level",
                         "val_w_fine",
+                        "elapsed_min",
                     )
                     if k2 in r
                 }
@@ -256,6 +284,13 @@ def run(
             for n, c in curves.items()
         },
         "training": walls,
+        "equal_time": {
+            "minutes": curves["progressive"][-1].get("elapsed_min") if curves["progressive"] else None,
+            "progressive_final": curves["progressive"][-1] if curves["progressive"] else {},
+            "direct_at_that_time": at_time(curves["direct"], curves["progressive"][-1].get("elapsed_min") or 0)
+            if curves["progressive"]
+            else {},
+        },
         "schedules": {n: cfg.task.get("progressive", "paper") for n, cfg in cfgs.items()},
         "eval_seconds": round(time.perf_counter() - t0, 1),
     }

@@ -146,23 +146,46 @@ class RelightTask:
         return (
             f"Relighting from OLAT images (Light Stage Super-Resolution, Sun et al. 2020): `relight_unet` "
             f"(widths {spec['widths']}, {len(spec['widths'])} levels, alias-free light-direction pooling with a "
-            f"learnable sharpness, 1×1 auxiliary RGB heads on every decoder level"
-            f"{', residual over the pooled inputs' if spec['residual'] else ''}) on the k = {d['k']} nearest "
+            f"learnable sharpness, 1×1 auxiliary RGB heads on every decoder level, "
+            + (
+                "each level's image a per-pixel selection among the neighbours' images plus the head's correction"
+                if spec.get("select", True)
+                else (
+                    "the heads correcting the pooled blend" if spec["residual"] else "the heads synthesising the image"
+                )
+            )
+            + f") on the k = {d['k']} nearest "
             f"captured lights (training: {d['k']} of the {d['m']} nearest). Training schedule: {sched.describe()}; "
             f"stage loss target {t.get('target', 'blended')}; masked L1 on log(1 + x) of exposure-normalised radiance."
         )
 
     @staticmethod
     def describe_data(task: dict) -> dict:
+        from ...io.olat import read_olat
+        from ...render.olat import subject_folders
+
         d = {**DATA_DEFAULTS, **(task.get("data") or {})}
         out = {}
         for split in ("train", "valid"):
-            text = (
-                f"OLAT folders in {d['root']}/{d[split]} "
-                "(neurecon render --olat: Mitsuba subjects from the scene grammar)"
-            )
-            lim = d.get(f"{split}_limit")
-            out[split] = {"text": text + (f", first {lim}" if lim else "")}
+            text = f"OLAT folders in {d['root']}/{d[split]}"
+            try:
+                folders = subject_folders(d["root"], d[split])
+                lim = d.get(f"{split}_limit")
+                folders = folders[:lim] if lim else folders
+                first = read_olat(folders[0])
+                m = first.meta
+                text = (
+                    f"{len(folders)} OLAT folders in {d['root']}/{d[split]}: {len(first.lights)} captured + "
+                    f"{len(first.heldout)} held-out lights each"
+                    + (
+                        f", {m['size']}², {m['spp']} spp, {m.get('layout', '')} layout ({m.get('renderer', '')})"
+                        if m
+                        else ""
+                    )
+                )
+            except (OSError, ValueError, KeyError):
+                text += " (not on this machine)"
+            out[split] = {"text": text}
         return out
 
     @staticmethod
