@@ -17,7 +17,10 @@ def plot_history(history: list[dict], path: Path, monitor: str = "loss") -> None
     ax = axes[0, 0]
     if train:
         ax.plot(*zip(*train), lw=1)
-    ax.set(title="training loss", xlabel="iteration", yscale="log")
+    # log scale for losses, linear where a loss can be ≤ 0 (an actor's −Q, a zero step while a buffer fills)
+    ax.set(
+        title="training loss", xlabel="iteration", yscale="log" if train and min(v for _, v in train) > 0 else "linear"
+    )
     for ax, k in zip(axes[0, 1:], val_keys):
         pts = [(h["step"], h[k]) for h in history if k in h]
         ax.plot(*zip(*pts), "o-", ms=3, color="C1" if k == f"val_{monitor}" else "C2")
