@@ -523,6 +523,8 @@ def test_upscale_cli_blind_and_sigma(tmp_path, capsys):
     assert np.asarray(Image.open(tmp_path / "s1.png")).tolist() != np.asarray(Image.open(tmp_path / "s2.png")).tolist()
     assert main([*base, "-o", str(tmp_path / "n.png")]) == 2  # a modulated model needs --blind or --sigma
     assert "pass --blind" in capsys.readouterr().err
+    assert main([*base, "-o", str(tmp_path / "far.png"), "--sigma", "6"]) == 2  # beyond the trained [0.2, 4]
+    assert "outside the σ range" in capsys.readouterr().err and not (tmp_path / "far.png").exists()
 
 
 def test_niqe_no_reference_reward_prefers_sharp_images():

@@ -84,6 +84,9 @@ def run(args) -> int:
         else:
             if model.code_kind != "sigma":
                 raise ValueError(f"{name} takes a '{model.code_kind}' code, not a σ: use --blind")
+            lo, hi = getattr(model, "code_range", (0.0, 10.0))
+            if not lo <= sigma <= hi:  # outside it the modulation was never trained: refused, not extrapolated
+                raise ValueError(f"--sigma {sigma:g} is outside the σ range {name} was trained on, [{lo:g}, {hi:g}]")
             code, how = [float(sigma)], f", σ = {sigma:g} given"
     else:
         model, _, name = load_sr_model(args.model, args.scale)
