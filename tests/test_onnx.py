@@ -63,7 +63,7 @@ def frame(h: int, w: int, seed: int = 0, variances: bool = True) -> Buffers:
 
 def test_default_model_matches_pytorch_on_256_and_512x384(tmp_path):
     """The issue's bar: the shipped default, exported, within 1e-3 of PyTorch in fp32 (measured
-    3.5e-5 and 9e-5 on HDR frames with fireflies up to 20)."""
+    ≤ 1e-4 on HDR frames with fireflies up to 20)."""
     out = tmp_path / "default.onnx"
     meta = export_onnx("default", out)
     assert meta["neurecon.source"] == "mitsuba" and int(meta["neurecon.stride"]) == 16

@@ -129,4 +129,9 @@ def apply_kernels_reference(image: torch.Tensor, weights: torch.Tensor) -> torch
 
 def softmax_kernels(logits: torch.Tensor) -> torch.Tensor:
     """Eq. 4: normalise k² logits per pixel so weights are in [0, 1] and sum to one."""
+    if portable():
+        # spelled out for export: onnxruntime's Softmax over the channel axis of N×k²×H×W
+        # transposes to the last axis and back, 24 % of a 256² pass of `high`; this is elementwise
+        e = torch.exp(logits - logits.amax(1, keepdim=True))
+        return e / e.sum(1, keepdim=True)
     return torch.softmax(logits, dim=1)

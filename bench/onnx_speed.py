@@ -1,7 +1,8 @@
-"""onnxruntime vs torch vs OIDN: the command line of neurecon.studies.onnx_speed.
+"""onnxruntime vs torch vs OIDN: the command line of neurecon.studies.onnx_speed (not bench/onnx.py:
+this directory is first on sys.path, and a script named onnx would shadow the onnx package).
 
-.venv/bin/python bench/onnx.py                              # high (default) and fast, 256² and 1080p
-.venv/bin/python bench/onnx.py --models fast --sizes 256² --rounds 2
+.venv/bin/python bench/onnx_speed.py                              # high (default) and fast, 256² and 1080p
+.venv/bin/python bench/onnx_speed.py --models fast --sizes 256² --rounds 2
 """
 
 from __future__ import annotations
