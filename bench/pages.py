@@ -35,7 +35,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     out = Path(a.out)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as parent:
+        tmp = str(Path(parent) / "demo")
         run_demo(tmp, size=a.size, spp=a.spp, ref_spp=a.ref_spp)
         page, summary = write_report_dir(tmp, Path(tmp) / "report.html", title="neurecon demo: the report page")
         report = pages.check_report(page, out / "report.png")

@@ -75,7 +75,10 @@ def export_onnx(
     symbolic H and W (PyTorch's newer exporter, needs onnxscript: 100–240 s for `fast` on this
     2-core machine, nearly all in fake-tensor tracing). The portable path is written so that the
     tracer records sizes, not constants: a frame of any H×W, a multiple of the stride or not, runs."""
-    import onnx  # the export side needs onnx (and onnxscript for torch's exporter); ort does not
+    try:  # the export side needs onnx (and onnxscript for --dynamo); running the file needs neither
+        import onnx
+    except ImportError:
+        raise RuntimeError("exporting to ONNX needs the onnx package (pip install onnx)") from None
 
     model: Any
     model, ck = load_model(name_or_path)
