@@ -120,3 +120,19 @@ def test_lambda_explorer_slider_in_chromium(tmp_path):
     assert r["after"] == {"label": "10", "value": 3, "src": "step3.png", "row": "3"}
     assert r["changed"] > 1  # λ = 10 keeps visibly more of the input than λ = 1
     assert (tmp_path / "lambda.png").stat().st_size > 5_000
+
+
+def test_crops_sit_where_a_method_is_worst_and_flip_is_optional(monkeypatch):
+    from neurecon import report
+
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0.2, 0.8, (96, 128, 3)).astype(np.float32)
+    good = ref.copy()
+    good[60:80, 100:120] += 1.0  # the one place a method is wrong (the noisy input is wrong everywhere)
+    noisy = (ref * rng.exponential(1, ref.shape)).astype(np.float32)
+    monkeypatch.setattr(report, "flip_available", lambda: False)
+    doc, uris = report.frame_section("f", "frame", {"noisy": noisy, "method": good}, ref, crop=32)
+    y, x = (int(v) for v in re.search(r"crop 0<br>\(y=(\d+), x=(\d+)\)", doc).groups())
+    assert y <= 60 and y + 32 >= 80 and x <= 100 and x + 32 >= 120  # the window holds the whole error
+    assert "FLIP skipped" in doc and "flip" not in re.search(r"<table class=\"m\">.*?</table>", doc, re.S).group(0)
+    assert set(uris) == {"noisy", "method", "reference"}
