@@ -8,6 +8,13 @@ if command -v apt-get >/dev/null 2>&1 && ! ls /usr/lib/*/libLLVM-19.so* >/dev/nu
   ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq libllvm19) >/dev/null 2>&1 \
     || echo "setup: libllvm19 not installed; Mitsuba will fall back to its slower scalar variant" >&2
 fi
+# Debian's Chromium for the report pages' browser tests (Playwright drives /usr/bin/chromium; it never
+# downloads a browser of its own). Without it those tests skip, saying why.
+if command -v apt-get >/dev/null 2>&1 && ! [ -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "setup: chromium not installed; the browser tests will be skipped" >&2
+fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true

@@ -21,7 +21,15 @@ def add_parser(sub) -> None:
         default=None,
         help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
         "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
-        "quality at ≥ OIDN's speed",
+        "quality at ≥ OIDN's speed; with --backend onnxruntime also an exported .onnx",
+    )
+    d.add_argument(
+        "--backend",
+        choices=["torch", "onnxruntime"],
+        default=None,
+        help="torch (default), or onnxruntime: runs an .onnx from `neurecon export MODEL --onnx` (torch is not "
+        "imported), or exports the named model on first use into ~/.cache/neurecon/onnx ($NEURECON_CACHE_DIR); "
+        "fp32 only, no --temporal; default: onnxruntime when --model is an .onnx",
     )
     add_run_args(d)
     d.add_argument(
@@ -90,7 +98,6 @@ def run(a) -> int:
     still run). The output's directory is checked writable before anything is read."""
     from tqdm import tqdm
 
-    from ..infer.denoiser import Denoiser
     from ..io import read_image, write_image
 
     frames = a.input or [None]  # None: the OIDN-style --hdr frame
@@ -104,6 +111,11 @@ def run(a) -> int:
     targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
     for d in sorted({t.parent for t in targets}):
         check_output_dir(d)
+    onnx = a.backend == "onnxruntime" or (a.backend is None and str(a.model or "").endswith(".onnx"))
+    if a.backend == "torch" and str(a.model or "").endswith(".onnx"):
+        raise ValueError("an .onnx model runs with --backend onnxruntime")
+    if onnx and (a.temporal is not None or a.causal):
+        raise ValueError("--temporal runs on the torch backend only")
     if a.temporal is not None or a.causal:
         from .temporal import run_temporal
 
@@ -111,16 +123,22 @@ def run(a) -> int:
     lam = a.lam if a.lam is not None else (read_image(a.lambda_map).mean(2) if a.lambda_map else None)
     single, failed, seconds = len(frames) == 1, [], []
     first = read_frame_args(a, frames[0]) if single else None  # a bad frame fails before the model loads
-    den = Denoiser.load(a.model or ("lambda" if lam is not None else None), maxmem_mb=a.maxmem, precision=a.precision)
-    if lam is not None:  # a wrong λ or a model without λ is the command's error, not every frame's
+    model = a.model or ("lambda" if lam is not None else None)
+    if onnx:
+        den = _onnx_denoiser(a, model, first if first is not None else read_frame_args(a, frames[0]))
+    else:
+        from ..infer.denoiser import Denoiser
+
+        den = Denoiser.load(model, maxmem_mb=a.maxmem, precision=a.precision)
+    if lam is not None and not onnx:  # a wrong λ or a model without λ is the command's error, not every frame's
         den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
     for i, (src, dst) in enumerate(tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single)):
         try:
             buf = first if first is not None else read_frame_args(a, src)
-            if i == 0:  # --precision auto weighs bf16's one-time set-up against the whole job
+            if i == 0 and not onnx:  # --precision auto weighs bf16's one-time set-up against the whole job
                 den.expect_pixels(len(frames) * buf.shape[0] * buf.shape[1])
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.suffix.lower() == ".exr" and den.must_stream(buf, lam=lam):
+            if not onnx and dst.suffix.lower() == ".exr" and den.must_stream(buf, lam=lam):
                 # the output alone would break --maxmem: written band by band as tiles complete
                 from ..io.exr import ExrRowWriter
 
@@ -136,22 +154,42 @@ def run(a) -> int:
             failed.append(f"{src}: {one_line(e)}")
             continue
         seconds.append(den.last_seconds)
+    label = den.precision + (", onnxruntime" if onnx else "")
     if single:
         rep = den.last_sanitize_report
         plan = den.last_plan
         h, w = buf.shape
         tiles = "" if plan is None or plan.untiled else f", {plan.count} tiles: {plan.work:.2f}× the work"
         print(
-            f"denoised {w}×{h} in {den.last_seconds:.2f} s ({den.precision}{tiles}) -> {targets[0]}"
+            f"denoised {w}×{h} in {den.last_seconds:.2f} s ({label}{tiles}) -> {targets[0]}"
             + ("" if not rep or not rep.total else f" (sanitised input: {rep})")
         )
         return 0
     done = len(seconds)
     print(
-        f"denoised {done} of {len(frames)} frames into {a.output} ({den.precision}"
+        f"denoised {done} of {len(frames)} frames into {a.output} ({label}"
         + (f", {sum(seconds) / done:.2f} s a frame)" if done else ")")
     )
     if failed:
         print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
         return 2
     return 0
+
+
+def _onnx_denoiser(a, model: str | None, first):
+    """The onnxruntime denoiser for `model`: an .onnx as given, or a shipped name / .pt exported
+    once into the cache for the buffers of the first frame."""
+    from ..infer.onnx_backend import OnnxDenoiser
+
+    if a.precision not in ("auto", "fp32"):
+        raise ValueError("the onnxruntime backend runs in fp32 (--precision fp32 or auto)")
+    if model is None or not str(model).endswith(".onnx"):
+        try:
+            from ..infer.onnx_export import cached_export
+        except ImportError as e:
+            raise ValueError(
+                f"exporting '{model or 'default'}' to ONNX needs torch and onnx ({e}); give an exported "
+                "--model FILE.onnx instead (neurecon export MODEL --onnx FILE.onnx)"
+            ) from None
+        model = str(cached_export(model, set(first.names())))
+    return OnnxDenoiser.load(model, maxmem_mb=a.maxmem)

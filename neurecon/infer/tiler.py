@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
+if TYPE_CHECKING:  # tile_cores slices numpy arrays as well: the onnxruntime backend runs without torch
+    import torch
+
+Array = TypeVar("Array", bound=Any)  # a torch.Tensor or a numpy array: anything sliced as [..., y, x]
 
 
 def _size2(tile: int | tuple[int, int]) -> tuple[int, int]:
@@ -46,13 +50,13 @@ def tile_apply(
 
 
 def tile_cores(
-    fn: Callable[[dict[str, torch.Tensor]], torch.Tensor],
-    inputs: dict[str, torch.Tensor],
+    fn: Callable[[dict[str, Array]], Array],
+    inputs: dict[str, Array],
     tile: int | tuple[int, int],
     halo: int,
     stride: int = 1,
     scale: int = 1,
-) -> Iterator[tuple[int, int, int, int, torch.Tensor, bool]]:
+) -> Iterator[tuple[int, int, int, int, Array, bool]]:
     """The tiles of tile_apply one at a time, row by row: (y0, y1, x0, x1, core, last of its row)
     in output coordinates (× `scale`), `core` the part of fn's output that belongs there. A
     consumer that writes rows as they complete (a file, a band buffer) never holds the frame."""

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .portable import portable
+
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
@@ -24,6 +26,7 @@ def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and not torch.is_grad_enabled()
         and not torch.is_autocast_enabled("cpu")
         and _HAS_POINTWISE
+        and not portable()
     )
 
 
@@ -59,6 +62,8 @@ def pointwise_planar(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     generic one) plus the transpose to planes that per-plane consumers need."""
     assert conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.groups == 1, "a plain 1×1 conv"
     N, C, H, W = x.shape
+    if portable():
+        return F.conv2d(x, conv.weight, conv.bias)
     if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
         return F.conv2d(x, conv.weight, conv.bias).contiguous()
     w = conv.weight.reshape(conv.out_channels, C)
@@ -99,6 +104,8 @@ def conv3x3_up2_split(conv: nn.Conv2d, coarse: torch.Tensor, skip: torch.Tensor)
         and conv.dilation == (1, 1)
         and conv.groups == 1
     ), "a plain 3×3 conv with padding 1"
+    if portable():  # the definition itself: shapes stay symbolic, no in-place phase writes
+        return conv(torch.cat([F.interpolate(coarse, scale_factor=2.0, mode="nearest"), skip], 1))
     N, c, H, W = coarse.shape
     assert skip.shape[2:] == (2 * H, 2 * W), f"skip {tuple(skip.shape)} is not twice {tuple(coarse.shape)}"
     O = conv.out_channels

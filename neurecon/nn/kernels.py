@@ -8,10 +8,13 @@ hand-written backward that does the same loop, so nothing of size k²×C×H×W i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from .portable import portable
 
 
 def _check(image: torch.Tensor, weights: torch.Tensor) -> int:
@@ -19,10 +22,11 @@ def _check(image: torch.Tensor, weights: torch.Tensor) -> int:
         raise ValueError(
             f"expected N×C×H×W image and N×k²×H×W weights, got {tuple(image.shape)} and {tuple(weights.shape)}"
         )
-    k = int(round(weights.shape[1] ** 0.5))
-    if k * k != weights.shape[1] or k % 2 == 0:
-        raise ValueError(f"weights need k² channels with odd k, got {weights.shape[1]}")
-    if image.shape[0] != weights.shape[0] or image.shape[2:] != weights.shape[2:]:
+    k2 = int(weights.shape[1])  # int(): a traced size is a tensor
+    k = math.isqrt(k2)
+    if k * k != k2 or k % 2 == 0:
+        raise ValueError(f"weights need k² channels with odd k, got {k2}")
+    if not portable() and (image.shape[0] != weights.shape[0] or image.shape[2:] != weights.shape[2:]):
         raise ValueError(f"image {tuple(image.shape)} and weights {tuple(weights.shape)} disagree")
     return k
 
@@ -74,7 +78,24 @@ def apply_kernels(image: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Filter `image` (N×C×H×W) with per-pixel kernels `weights` (N×k²×H×W, row-major k×k).
     Outside the frame the edge pixel is repeated, so normalised kernels never darken borders."""
     r = _check(image, weights) // 2
-    return _KernelApply.apply(F.pad(image, (r, r, r, r), mode="replicate"), weights)
+    padded = F.pad(image, (r, r, r, r), mode="replicate")
+    if portable():
+        return _accumulate_portable(padded, weights, r)
+    return _KernelApply.apply(padded, weights)
+
+
+def _accumulate_portable(padded: torch.Tensor, weights: torch.Tensor, r: int) -> torch.Tensor:
+    """_accumulate in exportable form: out-of-place, and each shift sliced from the end
+    (``-2r + dy``) so that only k, never H or W, is a constant of the traced graph."""
+    k = 2 * r + 1
+    out = None
+    for q in range(k * k):
+        dy, dx = divmod(q, k)
+        shifted = padded[:, :, dy : dy - 2 * r or None, dx : dx - 2 * r or None]
+        term = shifted * weights[:, q : q + 1]
+        out = term if out is None else out + term
+    assert out is not None
+    return out
 
 
 def apply_kernels_rows(
@@ -108,4 +129,9 @@ def apply_kernels_reference(image: torch.Tensor, weights: torch.Tensor) -> torch
 
 def softmax_kernels(logits: torch.Tensor) -> torch.Tensor:
     """Eq. 4: normalise k² logits per pixel so weights are in [0, 1] and sum to one."""
+    if portable():
+        # spelled out for export: onnxruntime's Softmax over the channel axis of N×k²×H×W
+        # transposes to the last axis and back, 24 % of a 256² pass of `high`; this is elementwise
+        e = torch.exp(logits - logits.amax(1, keepdim=True))
+        return e / e.sum(1, keepdim=True)
     return torch.softmax(logits, dim=1)

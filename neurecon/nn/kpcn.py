@@ -20,6 +20,7 @@ from torch import nn
 from .blocks import ResBlock, conv3x3, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kernels import apply_kernels, apply_kernels_rows, softmax_kernels
+from .portable import portable
 from .precision import fp32, widen
 
 # Demodulation (§6.1 factorises diffuse colour into irradiance × albedo): the kernels filter
@@ -78,7 +79,7 @@ class KernelPredictor(nn.Module):
 
     def forward(self, feats: torch.Tensor, radiance: torch.Tensor) -> torch.Tensor:
         H, W = feats.shape[-2:]
-        if torch.is_grad_enabled() or H * W < BANDED_PIXELS or H < BANDS:
+        if portable() or torch.is_grad_enabled() or H * W < BANDED_PIXELS or H < BANDS:
             return apply_kernels(radiance, self.weights(feats))
         # inference: logits, softmax and kernel application in BANDS bands of rows, so the 2·k²
         # planes of logits and weights exist for one band at a time (the same values per pixel);

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import conv3x3, conv_act, pointwise_planar, xavier_init
+from .portable import portable
 from .precision import fp32, widen
 
 
@@ -46,6 +47,8 @@ def pad_to_multiple(inputs: Mapping[str, torch.Tensor], m: int) -> tuple[dict[st
     """Replicate-pad H and W up to a multiple of `m` so every pyramid level halves exactly."""
     H, W = next(iter(inputs.values())).shape[2:]
     ph, pw = (-H) % m, (-W) % m
+    if portable():  # H, W symbolic: always pad (by 0 where they are multiples already)
+        return {k: F.pad(v, (0, pw, 0, ph), mode="replicate") for k, v in inputs.items()}, (H, W)
     if not (ph or pw):
         return dict(inputs), (H, W)
     return {k: F.pad(v, (0, pw, 0, ph), mode="replicate") for k, v in inputs.items()}, (H, W)

@@ -14,6 +14,8 @@ import contextlib
 
 import torch
 
+from .portable import portable
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -62,7 +64,10 @@ def trunk(precision: str):
 
 
 def fp32():
-    """Context that turns autocast off for a precision-critical part (give it `widen`ed inputs)."""
+    """Context that turns autocast off for a precision-critical part (give it `widen`ed inputs).
+    Nothing while exporting (portable ops): an exported graph is fp32 throughout."""
+    if portable():
+        return contextlib.nullcontext()
     return torch.autocast("cpu", enabled=False)
 
 

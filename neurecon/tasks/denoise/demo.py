@@ -1,6 +1,8 @@
 """`neurecon demo`: the README's first command. Render one test-split scene with Mitsuba, denoise
-it with the shipped default (and OIDN when pyoidn is installed), write EXRs, PNGs, metrics and
-an HTML report, with a λ explorer page for the default's λ control."""
+it with the shipped default (and OIDN when pyoidn is installed), write EXRs, metrics and the
+self-contained HTML report (report/index.html, neurecon.report), with a λ explorer page for the
+default's λ control. The output directory is a report directory: `neurecon report OUT` rebuilds
+the page from its EXRs (noisy.exr, reference.exr, neurecon.exr, oidn.exr)."""
 
 from __future__ import annotations
 
