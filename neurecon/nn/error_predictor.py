@@ -5,6 +5,10 @@ Its input is what the denoiser saw and made (the §6.1 features of the noisy buf
 colour, the per-pixel sample count) plus the denoiser's own full-resolution decoder features
 (``UNetKPCN.features()[0]``), squeezed by a 1×1 convolution so the trunk stays small. One output
 channel per metric, through a softplus: predicted errors are never negative.
+
+The residual trunk runs at half resolution (a stride-2 stem, then bilinear upsampling and a
+full-resolution head that also sees the image channels): a quarter of the cost, and the error
+maps that guide sampling are smooth at that scale anyway (the DSSIM window alone is 11 pixels).
 """
 
 from __future__ import annotations
@@ -45,15 +49,18 @@ class ErrorPredictor(nn.Module):
         self.metrics = list(metrics)
         self.feature_width, self.squeeze_width, self.width, self.blocks = feature_width, squeeze, width, blocks
         self.squeeze = nn.Conv2d(feature_width, squeeze, 1)
-        self.stem = nn.Conv2d(IMAGE_CHANNELS + squeeze, width, 3, padding=1)
+        self.stem = nn.Conv2d(IMAGE_CHANNELS + squeeze, width, 3, stride=2, padding=1)
         self.trunk = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)])
-        self.head = nn.Conv2d(width, len(self.metrics), 3, padding=1)
+        self.head = nn.Conv2d(width + IMAGE_CHANNELS, len(self.metrics), 3, padding=1)
+        with torch.no_grad():  # start near small errors (softplus(−4) ≈ 0.018), not at softplus(0) ≈ 0.69
+            nn.init.constant_(self.head.bias, -4.0)
 
     def forward(self, image: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """image: N×IMAGE_CHANNELS×H×W (predictor_image), features: N×feature_width×H×W → N×M×H×W ≥ 0."""
         x = torch.cat([image, F.relu(self.squeeze(features))], 1)
-        x = self.trunk(F.relu(self.stem(x)))
-        return F.softplus(self.head(F.relu(x)))
+        x = F.relu(self.trunk(F.relu(self.stem(x))))
+        x = F.interpolate(x, size=image.shape[2:], mode="bilinear", align_corners=False)
+        return F.softplus(self.head(torch.cat([x, image], 1)))
 
     def spec(self) -> dict:
         return {
