@@ -52,8 +52,9 @@ class ErrorPredictor(nn.Module):
         self.stem = nn.Conv2d(IMAGE_CHANNELS + squeeze, width, 3, stride=2, padding=1)
         self.trunk = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)])
         self.head = nn.Conv2d(width + IMAGE_CHANNELS, len(self.metrics), 3, padding=1)
-        with torch.no_grad():  # start near small errors (softplus(−4) ≈ 0.018), not at softplus(0) ≈ 0.69
-            nn.init.constant_(self.head.bias, -4.0)
+        # start near small errors (softplus(−4) ≈ 0.018), not at softplus(0) ≈ 0.69
+        assert self.head.bias is not None
+        nn.init.constant_(self.head.bias, -4.0)
 
     def forward(self, image: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """image: N×IMAGE_CHANNELS×H×W (predictor_image), features: N×feature_width×H×W → N×M×H×W ≥ 0."""
