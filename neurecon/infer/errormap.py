@@ -53,7 +53,10 @@ class ErrorMapper:
         if not isinstance(model, ErrorPredictor):
             raise ValueError(f"'{predictor}' is not an error predictor (arch {ck['spec'].get('arch')})")
         card = ck.get("card", {})
-        return cls(Denoiser.load(denoiser or card.get("denoiser", "default"), precision="fp32"), model, card)
+        trained_for = card.get("denoiser") or ((card.get("config") or {}).get("task") or {}).get("data", {}).get(
+            "denoiser", "default"
+        )
+        return cls(Denoiser.load(denoiser or trained_for, precision="fp32"), model, card)
 
     def analyse(self, buf: Buffers, spp=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(denoised H×W×3, {metric: predicted H×W error}) for a frame; `spp` is its per-pixel sample
