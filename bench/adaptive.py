@@ -20,10 +20,16 @@ def main(argv=None) -> int:
     ap.add_argument("--scenes", type=int, default=8)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--budgets", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--seed", type=int, default=7, help="render seed (every guide's first pass is the same)")
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[7],
+        help="render seeds; scores are means over them (per seed, every guide's first pass is the same)",
+    )
     ap.add_argument("--predictor", default=None, help="error predictor (default: the shipped errormap)")
     a = ap.parse_args(argv)
-    res = adaptive.run(a.data, a.out, a.scenes, a.size, a.budgets, a.seed, a.predictor)
+    res = adaptive.run(a.data, a.out, a.scenes, a.size, a.budgets, a.seeds, a.predictor)
     print(json.dumps(res["targets"], indent=1))
     return 0
 

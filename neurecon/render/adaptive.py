@@ -299,6 +299,8 @@ class AdaptiveResult:
     stats: SampleStats
     passes: list[dict]  # per pass: total average spp after it, its samples, seconds (render, guide)
     weights: list[np.ndarray]  # the guide's map before each adaptive pass
+    counts: list[np.ndarray]  # each pass's per-pixel counts (a replay renders the same samples)
+    seeds: list[int]  # each pass's seed
 
     @property
     def render_seconds(self) -> float:
@@ -319,7 +321,9 @@ def adaptive_render(
     totals = pass_schedule(budget, first)
     npix = renderer.width * renderer.height
     t = time.perf_counter()
-    stats = renderer.render_counts(np.full(renderer.shape, totals[0], np.int64), pass_seed(seed, 0))
+    counts = [np.full(renderer.shape, totals[0], np.int64)]
+    seeds = [pass_seed(seed, 0)]
+    stats = renderer.render_counts(counts[0], seeds[0])
     passes = [{"total_spp": totals[0], "samples": totals[0] * npix, "render_seconds": time.perf_counter() - t}]
     weights = []
     for k in range(1, len(totals)):
@@ -330,19 +334,20 @@ def adaptive_render(
         weights.append(w)
         t_guide = time.perf_counter() - t
         new = (totals[k] - totals[k - 1]) * npix
-        counts = allocate(w, new, cap=cap)
+        counts.append(allocate(w, new, cap=cap))
+        seeds.append(pass_seed(seed, k))
         t = time.perf_counter()
-        stats += renderer.render_counts(counts, pass_seed(seed, k))
+        stats += renderer.render_counts(counts[-1], seeds[-1])
         passes.append(
             {
                 "total_spp": totals[k],
                 "samples": new,
                 "render_seconds": time.perf_counter() - t,
                 "guide_seconds": t_guide,
-                "max_spp": int(counts.max()),
+                "max_spp": int(counts[-1].max()),
             }
         )
-    return AdaptiveResult(stats, passes, weights)
+    return AdaptiveResult(stats, passes, weights, counts, seeds)
 
 
 def write_frame(path, stats: SampleStats, extra: dict[str, np.ndarray] | None = None) -> None:

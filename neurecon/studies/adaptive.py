@@ -26,6 +26,7 @@ from ..render.adaptive import (
     pass_seed,
     variance_guide,
 )
+from ..render.mitsuba_backend import integrator, mitsuba, render_buffers
 from .common import pyplot, write_json
 
 GUIDES = ["uniform", "variance", "smape", "relmse", "dssim"]
@@ -58,57 +59,31 @@ def score(denoised: np.ndarray, reference: np.ndarray, flip=None) -> dict[str, f
     return s
 
 
-def run_scene(scene: dict, reference: np.ndarray, mapper, budgets, seed: int, flip=None) -> dict:
-    """Every guide at every budget on one scene; returns scores, timings, maps for the figure."""
+def run_scene(scene: dict, reference: np.ndarray, mapper, budgets, seeds, flip=None) -> dict:
+    """Every guide at every budget on one scene, each with every render seed (scores and timings
+    are means over the seeds); returns them with the maps for the figure (first seed)."""
     mi_scene = None
     renderer = AdaptiveRenderer(scene)
-    npix = renderer.width * renderer.height
-    den = mapper.denoiser
     out: dict = {"budgets": {}, "maps": {}}
     for budget in budgets:
         rec: dict = {}
         for guide_name in GUIDES:
-            if guide_name == "uniform":
-                t = time.perf_counter()
-                stats = renderer.render_uniform(budget, pass_seed(seed, 0))
-                render_s = time.perf_counter() - t
-                counts = stats.counts
-                guide_s = 0.0
-            else:
-                guide = variance_guide if guide_name == "variance" else mapper.guide(guide_name)
-                res = adaptive_render(renderer, budget, guide, seed=seed)
-                stats, counts, render_s = res.stats, res.stats.counts, res.render_seconds
-                guide_s = sum(p.get("guide_seconds", 0.0) for p in res.passes)
-            assert stats.total == budget * npix
-            d = den.denoise_buffers(stats.buffers())
-            rec[guide_name] = {
-                **score(d, reference, flip),
-                "render_seconds": render_s,
-                "guide_seconds": guide_s,
-                "seconds_per_sample": render_s / (budget * npix),
-                "max_spp": int(counts.max()),
-                "min_spp": int(counts.min()),
-            }
+            runs = [_run_guide(renderer, mapper, guide_name, budget, seed, reference, flip) for seed in seeds]
+            rec[guide_name] = {k: float(np.mean([r[0][k] for r in runs])) for k in runs[0][0]}
+            rec[guide_name]["per_seed_relmse"] = [r[0]["relmse"] for r in runs]
+            counts, d = runs[0][1], runs[0][2]
             if guide_name == "smape" and budget == max(budgets):
                 out["maps"]["counts"] = counts.astype(np.float32)
+                out["maps"]["adaptive"] = d
             if guide_name == "uniform" and budget == max(budgets):
                 out["maps"]["uniform"] = d
-            if guide_name == "smape" and budget == max(budgets):
-                out["maps"]["adaptive"] = d
-        # Mitsuba's own renderer (moment(aov(path)), film, box filter) on the same uniform samples
-        from ..render.mitsuba_backend import integrator, mitsuba, render_buffers
-
         if mi_scene is None:
-            mi = mitsuba()
-            mi_scene = mi.load_dict({**scene, "integrator": integrator()})
-            render_buffers(mi_scene, 1, seed=0)  # JIT warm-up, as our renderer had
-        t = time.perf_counter()
-        render_buffers(mi_scene, budget, seed=seed)
-        rec["mitsuba_uniform_seconds_per_sample"] = (time.perf_counter() - t) / (budget * npix)
+            mi_scene = mitsuba().load_dict({**scene, "integrator": integrator()})
+        rec["timing"] = time_per_sample(renderer, mi_scene, budget, seeds[0], mapper.guide("smape"))
         out["budgets"][budget] = rec
     # the predictor on the denoised first pass of the largest budget (what its first guide saw)
     first = pass_schedule(max(budgets))[0]
-    stats = renderer.render_uniform(first, pass_seed(seed, 0))
+    stats = renderer.render_uniform(first, pass_seed(seeds[0], 0))
     d, pred = mapper.analyse(stats.buffers(), stats.counts)
     true = {m: v[0, 0].numpy() for m, v in metrics.error_maps(d, reference).items()}
     out["spearman"] = {
@@ -117,6 +92,54 @@ def run_scene(scene: dict, reference: np.ndarray, mapper, budgets, seed: int, fl
     out["first_spp"] = first
     out["maps"].update(true_smape=true["smape"], predicted_smape=pred["smape"], reference=reference)
     return out
+
+
+def time_per_sample(renderer, mi_scene, budget: int, seed: int, guide) -> dict:
+    """Render seconds per sample of the SMAPE-guided loop's passes, uniform sampling in our ray
+    batches and Mitsuba's own ``mi.render`` (moment(aov(path)) into a box-filtered film), each
+    timed on a second run: Dr.Jit compiles a kernel per scene and wavefront shape on first use,
+    and on a shared machine that compile time (seconds) would swamp the rendering being compared.
+    Guide time (denoise + predict) is not rendering; the loop records it apart."""
+    npix = budget * renderer.width * renderer.height
+    res = adaptive_render(renderer, budget, guide, seed=seed)
+    out = {}
+    for name, job in (
+        ("adaptive", lambda: [renderer.render_counts(c, s) for c, s in zip(res.counts, res.seeds, strict=True)]),
+        ("uniform", lambda: renderer.render_uniform(budget, pass_seed(seed, 0))),
+        ("mitsuba", lambda: render_buffers(mi_scene, budget, seed=seed)),
+    ):
+        job()  # compile
+        t = time.perf_counter()
+        job()
+        out[f"{name}_seconds_per_sample"] = (time.perf_counter() - t) / npix
+    return out
+
+
+def _run_guide(renderer, mapper, guide_name: str, budget: int, seed: int, reference, flip):
+    """One render at `budget` spp on average (uniform, or the loop with a guide), denoised and
+    scored: (scores and timings, per-pixel counts, denoised colour)."""
+    npix = renderer.width * renderer.height
+    if guide_name == "uniform":
+        t = time.perf_counter()
+        stats = renderer.render_uniform(budget, pass_seed(seed, 0))
+        render_s, guide_s = time.perf_counter() - t, 0.0
+    else:
+        guide = variance_guide if guide_name == "variance" else mapper.guide(guide_name)
+        res = adaptive_render(renderer, budget, guide, seed=seed)
+        stats, render_s = res.stats, res.render_seconds
+        guide_s = sum(p.get("guide_seconds", 0.0) for p in res.passes)
+    counts = stats.counts
+    assert stats.total == budget * npix
+    d = mapper.denoiser.denoise_buffers(stats.buffers())
+    rec = {
+        **score(d, reference, flip),
+        "render_seconds": render_s,
+        "guide_seconds": guide_s,
+        "seconds_per_sample": render_s / (budget * npix),
+        "max_spp": int(counts.max()),
+        "min_spp": int(counts.min()),
+    }
+    return rec, counts, d
 
 
 def summarise(per_scene: dict[str, dict], budgets) -> dict:
@@ -139,21 +162,19 @@ def summarise(per_scene: dict[str, dict], budgets) -> dict:
                         "worst": float(np.max(ratios)),
                         "best": float(np.min(ratios)),
                     }
-            tps = [
-                r["budgets"][budget][g]["seconds_per_sample"] / r["budgets"][budget]["uniform"]["seconds_per_sample"]
-                for r in per_scene.values()
-            ]
-            rel["time_per_sample_vs_uniform"] = float(np.mean(tps))
             b[g] = rel
-        b["uniform_vs_mitsuba_time_per_sample"] = float(
-            np.mean(
-                [
-                    r["budgets"][budget]["uniform"]["seconds_per_sample"]
-                    / r["budgets"][budget]["mitsuba_uniform_seconds_per_sample"]
-                    for r in per_scene.values()
-                ]
-            )
-        )
+        timing = [r["budgets"][budget]["timing"] for r in per_scene.values()]
+        b["time_per_sample"] = {
+            "smape_loop_vs_uniform": float(
+                np.mean([t["adaptive_seconds_per_sample"] / t["uniform_seconds_per_sample"] for t in timing])
+            ),
+            "smape_loop_vs_mitsuba_uniform": float(
+                np.mean([t["adaptive_seconds_per_sample"] / t["mitsuba_seconds_per_sample"] for t in timing])
+            ),
+            "uniform_vs_mitsuba_uniform": float(
+                np.mean([t["uniform_seconds_per_sample"] / t["mitsuba_seconds_per_sample"] for t in timing])
+            ),
+        }
         summary[budget] = b
     sp = [r["spearman"] for r in per_scene.values()]
     summary["spearman_per_tile"] = {m: float(np.mean([s[m] for s in sp])) for m in sp[0]}
@@ -168,7 +189,7 @@ def targets(summary: dict, budgets) -> dict:
         r = summary[budget]["smape"]["relmse"]
         out[f"smape_relmse_reduction_at_{budget}"] = 1 - r["mean"]
         out[f"smape_worst_scene_relmse_ratio_at_{budget}"] = r["worst"]
-        out[f"smape_time_per_sample_ratio_at_{budget}"] = summary[budget]["smape"]["time_per_sample_vs_uniform"]
+        out[f"smape_time_per_sample_ratio_at_{budget}"] = summary[budget]["time_per_sample"]["smape_loop_vs_uniform"]
     out["spearman_smape"] = summary["spearman_per_tile"].get("smape")
     return out
 
@@ -243,7 +264,7 @@ def run(
     scenes: int = 8,
     size: int = 128,
     budgets=(16, 64),
-    seed: int = 7,
+    seeds=(7,),
     predictor: str | None = None,
     progress: bool = True,
 ) -> dict:
@@ -263,14 +284,12 @@ def run(
     flip = _flip()
     per_scene = {}
     t0 = time.perf_counter()
-    # JIT warm-up: the first trace compiles Dr.Jit kernels (not a cost per sample)
-    AdaptiveRenderer(random_scene(int(names[0][5:11]), size, "independent")).render_uniform(1, 0)
     for n in names:
         scene_seed = int(n[5:11])
         ref = sets[n].read("ref")["color"]
         if ref.shape[:2] != (size, size):
             raise ValueError(f"{n}: the reference is {ref.shape[1]}×{ref.shape[0]}, the study renders {size}²")
-        per_scene[n] = run_scene(random_scene(scene_seed, size, "independent"), ref, mapper, budgets, seed, flip)
+        per_scene[n] = run_scene(random_scene(scene_seed, size, "independent"), ref, mapper, budgets, seeds, flip)
         if progress:
             r = per_scene[n]["budgets"][max(budgets)]
             print(
@@ -288,7 +307,7 @@ def run(
         "variant": current_variant(),
         "size": size,
         "budgets": list(budgets),
-        "seed": seed,
+        "seeds": list(seeds),
         "scenes": names,
         "predictor": predictor or "errormap",
         "flip": flip is not None,
