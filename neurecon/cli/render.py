@@ -52,6 +52,12 @@ def add_parser(sub) -> None:
     f.add_argument("--budget", type=int, default=64, help="--adaptive: average samples per pixel in total")
     f.add_argument("--guide", choices=GUIDES, default="smape", help="--adaptive: what places the new samples")
     f.add_argument("--cap", type=float, default=8.0, help="--adaptive: at most CAP × a pass's mean per pixel")
+    f.add_argument(
+        "--times-spp",
+        action="store_true",
+        help="--adaptive with a predicted guide: new samples ∝ predicted error × samples so far "
+        "(default: ∝ predicted error, as Vogels et al. §5)",
+    )
     f.add_argument("--predictor", default=None, help="--adaptive: error predictor (shipped name or .pt)")
     f.add_argument("--model", default=None, help="--adaptive: the denoiser whose error is predicted")
     f.add_argument("--render-seed", type=int, default=0, help="one frame: the sampler's seed")
@@ -118,7 +124,7 @@ def _run_frame(a) -> None:
         else:
             from ..infer.errormap import ErrorMapper
 
-            guide = ErrorMapper.load(a.predictor, a.model).guide(a.guide)
+            guide = ErrorMapper.load(a.predictor, a.model).guide(a.guide, times_spp=a.times_spp)
         result = adaptive_render(renderer, a.budget, guide, seed=a.render_seed, cap=a.cap)
         stats = result.stats
         write_frame(a.output, stats)

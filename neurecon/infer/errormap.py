@@ -76,13 +76,16 @@ class ErrorMapper:
         denoised = out[0].permute(1, 2, 0).numpy()
         return denoised, {m: pred[0, i].numpy().astype(np.float32) for i, m in enumerate(self.metrics)}
 
-    def guide(self, metric: str) -> Callable[[Buffers, np.ndarray], np.ndarray]:
+    def guide(self, metric: str, times_spp: bool = False) -> Callable[[Buffers, np.ndarray], np.ndarray]:
         """A render/adaptive.py guide: new samples in proportion to the predicted `metric` error
-        of the frame denoised from the passes so far."""
+        of the frame denoised from the passes so far (§5), or, with `times_spp`, to that error
+        times the pixel's samples so far (so a pixel's total, not only its increment, follows the
+        error: a pixel that was already given many samples keeps its share)."""
         if metric not in self.metrics:
             raise ValueError(f"this predictor predicts {', '.join(self.metrics)}, not '{metric}'")
 
         def guide(buf: Buffers, counts: np.ndarray) -> np.ndarray:
-            return self.analyse(buf, counts)[1][metric]
+            err = self.analyse(buf, counts)[1][metric]
+            return err * counts if times_spp else err
 
         return guide

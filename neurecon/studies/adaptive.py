@@ -29,7 +29,8 @@ from ..render.adaptive import (
 from ..render.mitsuba_backend import integrator, mitsuba, render_buffers
 from .common import pyplot, write_json
 
-GUIDES = ["uniform", "variance", "smape", "relmse", "dssim"]
+# smape×spp: new samples ∝ predicted SMAPE × samples so far (ErrorMapper.guide(times_spp=True))
+GUIDES = ["uniform", "variance", "smape", "relmse", "dssim", "smape×spp"]
 SCORES = ["relmse", "dssim", "smape", "flip"]
 TILE = 16
 
@@ -124,7 +125,11 @@ def _run_guide(renderer, mapper, guide_name: str, budget: int, seed: int, refere
         stats = renderer.render_uniform(budget, pass_seed(seed, 0))
         render_s, guide_s = time.perf_counter() - t, 0.0
     else:
-        guide = variance_guide if guide_name == "variance" else mapper.guide(guide_name)
+        if guide_name == "variance":
+            guide = variance_guide
+        else:
+            metric, _, times = guide_name.partition("×")
+            guide = mapper.guide(metric, times_spp=times == "spp")
         res = adaptive_render(renderer, budget, guide, seed=seed)
         stats, render_s = res.stats, res.render_seconds
         guide_s = sum(p.get("guide_seconds", 0.0) for p in res.passes)
