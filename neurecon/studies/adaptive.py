@@ -28,6 +28,7 @@ from ..render.adaptive import (
 )
 from ..render.mitsuba_backend import integrator, mitsuba, render_buffers
 from .common import pyplot, write_json
+from .resolution import cpu_model
 
 # smape×spp: new samples ∝ predicted SMAPE × samples so far (ErrorMapper.guide(times_spp=True))
 GUIDES = ["uniform", "variance", "smape", "relmse", "dssim", "smape×spp"]
@@ -308,7 +309,7 @@ def run(
     figure(per_scene, out / "maps.png")
     bar_chart(summary, budgets, out / "adaptive.png")
     result = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "host": platform.node(), "torch_threads": 1},
+        "machine": {"cpu": cpu_model(), "host": platform.node(), "torch_threads": 1},
         "variant": current_variant(),
         "size": size,
         "budgets": list(budgets),
