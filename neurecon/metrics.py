@@ -93,3 +93,45 @@ def psnr(d, r, data_range: float = 1.0) -> float:
 def denoise_metrics(d, r) -> dict[str, float]:
     """The denoising report's metrics: relMSE, SMAPE (linear HDR) and DSSIM (tonemapped)."""
     return {"relmse": relmse(d, r), "smape": smape(d, r), "dssim": dssim(d, r)}
+
+
+ERROR_METRICS = ("smape", "relmse", "dssim")
+
+
+def error_maps(d, r, metrics=ERROR_METRICS) -> dict[str, torch.Tensor]:
+    """Per-pixel error maps (N×1×H×W, float64) whose frame means are the metrics above: SMAPE and
+    relMSE averaged over channels; DSSIM = (1 − SSIM)/2 of the tonemapped images with SSIM's
+    windows centred on every pixel (replicate padding, so the map covers the frame; its mean differs
+    from :func:`dssim`'s valid-region mean only near the border)."""
+    d, r = as_tensor(d), as_tensor(r)
+    out = {}
+    for m in metrics:
+        if m == "smape":
+            out[m] = ((d - r).abs() / (d.abs() + r.abs() + 1e-2)).mean(1, keepdim=True)
+        elif m == "relmse":
+            out[m] = ((d - r) ** 2 / (r**2 + RELMSE_EPS)).mean(1, keepdim=True)
+        elif m == "dssim":
+            pad = (5, 5, 5, 5)
+            a, b = F.pad(tonemap(d), pad, mode="replicate"), F.pad(tonemap(r), pad, mode="replicate")
+            out[m] = ((1 - ssim_map(a, b)) / 2).mean(1, keepdim=True)
+        else:
+            raise ValueError(f"unknown error metric '{m}'; known: {', '.join(ERROR_METRICS)}")
+    return out
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation of two equally long samples: Pearson's of their ranks, ties
+    sharing their average rank (as scipy.stats.spearmanr)."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if a.size != b.size or a.size < 2:
+        raise ValueError(f"spearman needs two samples of one length ≥ 2, got {a.size} and {b.size}")
+    ra, rb = _average_ranks(a), _average_ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    den = float(np.sqrt((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum() / den) if den > 0 else float("nan")
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return (first + (counts - 1) / 2)[inverse]

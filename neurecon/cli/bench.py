@@ -20,6 +20,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "speed": ("resolution.py", "throughput and memory at 256² … 4K against OIDN"),
     "onnx": ("onnx_speed.py", "onnxruntime against torch and OIDN: agreement and throughput"),
     "temporal": ("temporal.py", "flicker of single-frame and temporal denoisers against OIDN"),
+    "adaptive": ("adaptive.py", "error-guided adaptive sampling against uniform and variance-guided"),
     "relight": ("relight.py", "progressive vs direct training of the relighting U-Net"),
     "blind_sr": ("blind_sr.py", "blind SR: AMNet / AMGAN / actor–critic at ×4"),
     "eco": ("eco.py", "SR students: vanilla vs KD vs ECO"),

@@ -1,5 +1,7 @@
 """`neurecon render`: a procedural Mitsuba dataset in OIDN's layout, OLAT folders (`--olat`) for
-relighting, or animated sequences with motion vectors (`--sequence`) for temporal denoising."""
+relighting, animated sequences with motion vectors (`--sequence`) for temporal denoising, or one
+frame (`-o frame.exr`) of a user's scene file (`--scene`) or a procedural scene, uniformly or with
+adaptive sampling (`--adaptive`)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,32 @@ def add_parser(sub) -> None:
     )
     r.add_argument("--speed", type=float, default=1.0, help="--sequence: scale of every motion step")
     r.add_argument("--quiet", action="store_true")
+    f = r.add_argument_group("one frame (a Mitsuba scene file or a procedural scene) into one multi-layer EXR")
+    f.add_argument(
+        "--scene",
+        metavar="XML",
+        help="a Mitsuba 3 scene file: its own sensor and integrator, the film replaced by a box-filtered "
+        "hdrfilm of height --size at the sensor's aspect; needs -o",
+    )
+    f.add_argument("-o", "--output", metavar="EXR", help="the frame to write (every buffer, variances, spp.Y)")
+    f.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="adaptive sampling: 16 spp (a quarter of smaller budgets) then passes doubling the total, "
+        "new samples in proportion to --guide; without --scene a procedural scene (--split, --seed)",
+    )
+    f.add_argument("--budget", type=int, default=64, help="--adaptive: average samples per pixel in total")
+    f.add_argument("--guide", choices=GUIDES, default="smape", help="--adaptive: what places the new samples")
+    f.add_argument("--cap", type=float, default=8.0, help="--adaptive: at most CAP × a pass's mean per pixel")
+    f.add_argument(
+        "--times-spp",
+        action="store_true",
+        help="--adaptive with a predicted guide: new samples ∝ predicted error × samples so far "
+        "(default: ∝ predicted error, as Vogels et al. §5)",
+    )
+    f.add_argument("--predictor", default=None, help="--adaptive: error predictor (shipped name or .pt)")
+    f.add_argument("--model", default=None, help="--adaptive: the denoiser whose error is predicted")
+    f.add_argument("--render-seed", type=int, default=0, help="one frame: the sampler's seed")
     o = r.add_argument_group("OLAT (a virtual light stage for relighting; see neurecon/render/olat.py)")
     o.add_argument(
         "--olat",
@@ -55,10 +83,69 @@ def add_parser(sub) -> None:
     r.set_defaults(func=run)
 
 
-def _one_spp(spp: list[int] | None) -> int:
+GUIDES = ["smape", "relmse", "dssim", "variance", "uniform"]
+
+
+def _run_frame(a) -> None:
+    """One frame of a scene file (--scene) or a procedural scene into -o, uniform or --adaptive."""
+    import time
+
+    from ..render.adaptive import AdaptiveRenderer, adaptive_render, uniform_guide, variance_guide, write_frame
+    from ..render.dataset import SPLIT_SEED_BASE
+
+    if not a.output:
+        raise ValueError("a one-frame render (--scene / --adaptive) needs -o frame.exr")
+    if not a.output.lower().endswith(".exr"):
+        raise ValueError(f"-o {a.output}: the frame is a multi-layer .exr")
+    if a.scene:
+        from ..render.scene_file import load_scene_file
+
+        renderer = AdaptiveRenderer(load_scene_file(a.scene, a.size))
+        what = a.scene
+    else:
+        from ..render.scenes import random_scene
+
+        scene_seed = SPLIT_SEED_BASE[a.split] + a.seed
+        renderer = AdaptiveRenderer(random_scene(scene_seed, 128 if a.size is None else a.size, a.sampler))
+        what = f"procedural scene {scene_seed}"
+    t0 = time.perf_counter()
+    if not a.adaptive:
+        spp = _one_spp(a.spp, default=16, what="a one-frame render")
+        stats = renderer.render_uniform(spp, a.render_seed)
+        write_frame(a.output, stats)
+        how = f"{spp} spp"
+    else:
+        if a.budget < 1:
+            raise ValueError(f"--budget must be ≥ 1 spp, got {a.budget}")
+        if a.guide == "uniform":
+            guide = uniform_guide
+        elif a.guide == "variance":
+            guide = variance_guide
+        else:
+            from ..infer.errormap import ErrorMapper
+
+            guide = ErrorMapper.load(a.predictor, a.model).guide(a.guide, times_spp=a.times_spp)
+        result = adaptive_render(renderer, a.budget, guide, seed=a.render_seed, cap=a.cap)
+        stats = result.stats
+        write_frame(a.output, stats)
+        how = (
+            f"{a.budget} spp on average, {a.guide}-guided, passes at "
+            + ", ".join(str(p["total_spp"]) for p in result.passes)
+            + f" spp, {int(stats.counts.min())}–{int(stats.counts.max())} per pixel"
+        )
+    if not a.quiet:
+        print(
+            f"{a.output}: {what} at {renderer.width}×{renderer.height}, {how} "
+            f"({time.perf_counter() - t0:.1f} s); denoise it with `neurecon denoise {a.output}`"
+        )
+
+
+def _one_spp(spp: list[int] | None, default: int = 256, what: str = "an OLAT render") -> int:
     if spp and len(spp) != 1:
-        raise ValueError("an OLAT render takes one --spp count (every light gets it)")
-    return spp[0] if spp else 256
+        raise ValueError(f"{what} takes one --spp count")
+    if spp and spp[0] < 1:
+        raise ValueError(f"--spp must be ≥ 1, got {spp[0]}")
+    return spp[0] if spp else default
 
 
 def _run_olat(job, a) -> None:
@@ -102,6 +189,9 @@ def run(a) -> int:
     from ..render.olat import OlatJob, job_from_recipe
     from ..render.sequence import SequenceJob
 
+    if a.scene or a.adaptive or a.output:
+        _run_frame(a)
+        return 0
     if a.recipe:
         from ..train.config import render_jobs
 

@@ -19,6 +19,12 @@ def unet(spec: dict) -> nn.Module:
     return UNetKPCN(UNetConfig(**{**spec, "widths": tuple(spec.get("widths", UNetConfig().widths))}))
 
 
+def error_predictor(spec: dict) -> nn.Module:
+    from ..nn.error_predictor import ErrorPredictor
+
+    return ErrorPredictor(**spec)
+
+
 def kpcn_ms(spec: dict) -> nn.Module:
     from ..nn.kpcn import KPCN, KPCNConfig
     from ..nn.multiscale import MultiScale

@@ -75,11 +75,13 @@ for _name, _builder in [
     ("unet_temporal", archs.unet_temporal),
     ("amnet", archs.amnet),
     ("degradation_estimator", archs.degradation_estimator),
+    ("error_predictor", archs.error_predictor),
 ]:
     register_arch(_name, _builder)
 
 for _name, _target in [
     ("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
+    ("error_predict", "neurecon.tasks.error_predict.task:ErrorPredictTask"),
     ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
     ("sr", "neurecon.tasks.sr.task:SRTask"),
     ("relight", "neurecon.tasks.relight.task:RelightTask"),
@@ -112,6 +114,8 @@ for _name, _file, _task in [
     ("blind_actor_x4", "blind_actor_x4.pt", "blind_sr"),
     ("blind_actor_rl_x4", "blind_actor_rl_x4.pt", "blind_sr"),
     ("amgan_actor_rl_x4", "amgan_actor_rl_x4.pt", "blind_sr"),
+    # error maps of the default denoiser's output (SMAPE, relMSE, DSSIM) for adaptive sampling (§5)
+    ("errormap", "errormap_high.pt", "error_predict"),
 ]:
     register_shipped(_name, _file, _task)
 
