@@ -81,13 +81,15 @@ def peak_tensor_bytes(fn: Callable[..., Any], *args, **kwargs) -> tuple[Any, int
     return result, mode.peak
 
 
-# glibc's mallopt parameter; 4 MB: the C allocator's own default grows its mmap threshold up to
+# glibc's mallopt parameter; 16 MB: the C allocator's own default grows its mmap threshold up to
 # 32 MB as large blocks are freed, after which the tensors of one tile are carved from a heap
-# that does not shrink for the next: 2048² in 8 tiles of `fast` peaked 55 % above its plan
-# (635 vs 410 MB), with blocks of ≥ 4 MB always mapped 16 % (476 MB). Small frames are better
+# that does not shrink for the next (2048² in 8 tiles of `fast` peaked 55 % above its plan). Every
+# mapped block is page-faulted in afresh, so a low threshold costs time: a 4K frame of `high` in 4
+# tiles took 31 s at 4 MB, 20–22 s at 16 MB, 19–22 s at 32 MB and 23 s with glibc's default, and
+# peaked 1319, 1444, 1606 and 1708 MB over the process (docs/speed.md). Small frames are better
 # served by the default (a 256² pass takes 10–15 % more CPU time with every block mapped), so it is
 # set only once a frame is tiled.
-_M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 4 * 2**20
+_M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 16 * 2**20
 _heap_fixed = False
 
 
