@@ -148,8 +148,15 @@ def test_contact_sheet_is_a_grid_of_the_given_images(tmp_path):
     path = study.contact_sheet([("s1", imgs), ("s2", imgs)], ["ref", "noisy", "den"], tmp_path / "sheet.png")
     w, h = Image.open(path).size
     assert w > h > 0  # 3 columns, 2 rows
-    assert study.exposure_for(np.full((4, 4, 3), 0.1, np.float32)) == pytest.approx(8.0)
+    assert study.exposure_for(np.full((4, 4, 3), 0.1, np.float32)) == pytest.approx(6.0)
 
 
 def test_family_registry_names_the_classic_family():
     assert FAMILIES["classic"] is classic.SCENES
+
+
+def test_the_render_verb_renders_a_family_subset(tmp_path, capsys):
+    args = ["render", "--evalset", "classic", "--evalset-scenes", "glass_caustics", "--size", "16"]
+    assert main(args + ["--spp", "1", "--ref-spp", "2", "--out", str(tmp_path), "--quiet"]) == 0
+    assert "1 scene(s) of 'classic'" in capsys.readouterr().out
+    assert (tmp_path / "glass_caustics_0001spp.var.exr").exists() and (tmp_path / "glass_caustics_ref.hdr.exr").exists()

@@ -49,7 +49,8 @@ def summarise_ratios(ratios: list[dict]) -> dict:
     """Per "method@spp": geomean ratio of each metric over the scenes, the worst scene's ratio and
     name, and the number of scenes where the method beats the peer (relMSE and DSSIM both < 1)."""
     out: dict = {}
-    for key in sorted({(r["method"], r["spp"]) for r in ratios}, key=lambda k: (k[1], k[0])):
+    keys = list(dict.fromkeys((r["method"], r["spp"]) for r in ratios))  # the methods' order as run
+    for key in sorted(keys, key=lambda k: k[1]):
         sel = [r for r in ratios if (r["method"], r["spp"]) == key]
         entry: dict = {"method": key[0], "spp": key[1], "scenes": len(sel)}
         for m in METRICS:
@@ -92,11 +93,11 @@ def summary_table(summary: dict) -> str:
 
 
 def exposure_for(reference: np.ndarray) -> float:
-    """One display exposure per scene: the reference's 90th-percentile luminance maps to 0.8, so a
+    """One display exposure per scene: the reference's 90th-percentile luminance maps to 0.6, so a
     dark scene is visible and a bright one does not clip (the same exposure for a whole row)."""
     lum = reference[..., :3].mean(-1)
     p = float(np.percentile(lum[np.isfinite(lum)], 90))
-    return 0.8 / p if p > 0 else 1.0
+    return 0.6 / p if p > 0 else 1.0
 
 
 def run(data: str, out: str | Path, models: list[str], spp: list[int], repeat: int, sheet_spp: int) -> dict:
@@ -187,6 +188,6 @@ def contact_sheet(rows_of_images: list[tuple[str, list[np.ndarray]]], columns: l
     fig.tight_layout(pad=0.3)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
     return path
