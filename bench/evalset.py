@@ -22,7 +22,11 @@ def main(argv=None) -> int:
     ap.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per frame (throughput is not the point here)")
     ap.add_argument("--sheet-spp", type=int, default=4)
+    ap.add_argument("--sheet-only", action="store_true", help="only (re)draw contact_sheet.jpg")
     a = ap.parse_args(argv)
+    if a.sheet_only:
+        evalset.write_sheet(a.data, f"{a.out}/contact_sheet.jpg", a.models[0], a.sheet_spp)
+        return 0
     evalset.run(a.data, a.out, a.models, a.spp, a.repeat, a.sheet_spp)
     return 0
 

@@ -103,11 +103,10 @@ def exposure_for(reference: np.ndarray) -> float:
 def run(data: str, out: str | Path, models: list[str], spp: list[int], repeat: int, sheet_spp: int) -> dict:
     """The denoising benchmark on `data` (writes denoise.json & co. into `out`), then the per-scene
     ratios to OIDN and their geomeans (evalset.json, evalset.md) and the contact sheet
-    (contact_sheet.png: reference | noisy | the first model | OIDN at `sheet_spp`)."""
+    (contact_sheet.jpg: reference | noisy | the first model | OIDN at `sheet_spp`)."""
     import json
 
     from .. import peers
-    from ..io import find_frames
     from . import denoise_bench
     from .common import write_json, write_text
 
@@ -138,40 +137,39 @@ def run(data: str, out: str | Path, models: list[str], spp: list[int], repeat: i
     write_text(out / "evalset.md", "\n".join(md) + "\n")
     print("\n".join(md))
 
-    frames = find_frames(data)
-    den = denoise_bench.load_denoiser(models[0], "auto")
-    sheet = []
-    for name in bench["meta"]["scenes"]:
-        fs = frames[name]
-        buf = fs.read(sheet_spp)
-        buf.sanitize()
-        sheet.append(
-            (
-                name,
-                [
-                    fs.read("ref")["color"],
-                    buf["color"],
-                    den.denoise_buffers(buf),
-                    peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])[0],
-                ],
-            )
-        )
-    contact_sheet(
-        sheet,
-        ["reference", f"noisy {sheet_spp} spp", f"neurecon {models[0]}", "OIDN 2.5 high"],
-        out / "contact_sheet.png",
-    )
+    write_sheet(data, out / "contact_sheet.jpg", models[0], sheet_spp, bench["meta"]["scenes"])
     return result
 
 
+def write_sheet(data: str, path: str | Path, model: str, spp: int, names: list[str] | None = None) -> Path:
+    """The contact sheet of the scenes under `data`: reference | noisy at `spp` | `model` | OIDN."""
+    from .. import peers
+    from ..io import find_frames
+    from . import denoise_bench
+
+    frames = find_frames(data)
+    den = denoise_bench.load_denoiser(model, "auto")
+    sheet = []
+    for name in names or sorted(frames):
+        fs = frames[name]
+        buf = fs.read(spp)
+        buf.sanitize()
+        oidn = peers.oidn_denoise(buf["color"], buf["albedo"], buf["normal"])[0]
+        sheet.append((name, [fs.read("ref")["color"], buf["color"], den.denoise_buffers(buf), oidn]))
+    return contact_sheet(sheet, ["reference", f"noisy {spp} spp", f"neurecon {model}", "OIDN 2.5 high"], path)
+
+
 def contact_sheet(rows_of_images: list[tuple[str, list[np.ndarray]]], columns: list[str], path: str | Path) -> Path:
-    """A PNG grid: one row per scene (its label at the left), one column per image kind; each row is
+    """An image grid (PNG, or JPEG for a small file: noise compresses badly): one row per scene
+    (its label at the left), one column per image kind; each row is
     shown at the exposure of its first image (the reference)."""
     from ..io.ldr import tonemap_to_ldr
     from .common import pyplot
 
     plt = pyplot()
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     n_rows, n_cols = len(rows_of_images), len(columns)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.0 * n_cols, 2.0 * n_rows), squeeze=False)
     for i, (label, images) in enumerate(rows_of_images):
@@ -186,8 +184,7 @@ def contact_sheet(rows_of_images: list[tuple[str, list[np.ndarray]]], columns: l
             if j == 0:
                 ax.set_ylabel(label, fontsize=7)
     fig.tight_layout(pad=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    fig.savefig(path, dpi=80, bbox_inches="tight", **({"pil_kwargs": {"quality": 85}} if jpeg else {}))
     plt.close(fig)
     return path
