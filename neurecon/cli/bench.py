@@ -18,6 +18,7 @@ from pathlib import Path
 BENCHES: dict[str, tuple[str, str]] = {
     "denoise": ("denoise.py", "quality and speed of the presets against OIDN on the test split"),
     "speed": ("resolution.py", "throughput and memory at 256² … 4K against OIDN"),
+    "evalset": ("evalset.py", "the presets against OIDN on a hand-built family training never sees"),
     "onnx": ("onnx_speed.py", "onnxruntime against torch and OIDN: agreement and throughput"),
     "temporal": ("temporal.py", "flicker of single-frame and temporal denoisers against OIDN"),
     "adaptive": ("adaptive.py", "error-guided adaptive sampling against uniform and variance-guided"),

@@ -61,6 +61,14 @@ def add_parser(sub) -> None:
     f.add_argument("--predictor", default=None, help="--adaptive: error predictor (shipped name or .pt)")
     f.add_argument("--model", default=None, help="--adaptive: the denoiser whose error is predicted")
     f.add_argument("--render-seed", type=int, default=0, help="one frame: the sampler's seed")
+    e = r.add_argument_group("evaluation families (hand-built scenes training never sees; neurecon/render/evalsets/)")
+    e.add_argument(
+        "--evalset",
+        metavar="FAMILY",
+        help="render an evaluation family (classic) flat into OUT (default data/eval_FAMILY) in OIDN's "
+        "layout with metadata.json; --size (default 256), --spp, --ref-spp and --overwrite apply",
+    )
+    e.add_argument("--evalset-scenes", nargs="+", metavar="NAME", help="only these scenes of the family")
     o = r.add_argument_group("OLAT (a virtual light stage for relighting; see neurecon/render/olat.py)")
     o.add_argument(
         "--olat",
@@ -172,6 +180,26 @@ def _run_sequences(job, a) -> None:
     )
 
 
+def _run_evalset(a) -> None:
+    from ..render.evalsets.job import EvalsetJob
+    from ..render.evalsets.job import run as run_evalset
+
+    job = EvalsetJob(
+        out=a.out or f"data/eval_{a.evalset}",
+        family=a.evalset,
+        size=256 if a.size is None else a.size,
+        spp=a.spp or [4, 16],
+        ref_spp=a.ref_spp,
+        scenes=a.evalset_scenes,
+        overwrite=a.overwrite,
+    )
+    meta = run_evalset(job, progress=not a.quiet)
+    print(
+        f"{job.out}: {len(meta['scenes'])} scene(s) of '{job.family}' ({meta['skipped']} already there) "
+        f"at {job.size}², {job.spp} spp, references {job.ref_spp} spp, with {meta['variant']}"
+    )
+
+
 def sequence_job(spec: dict, shard: tuple[int, int]):
     """A recipe's `kind: sequence` render entry (its options under `sequence:`) as a SequenceJob."""
     from ..render.sequence import SequenceJob
@@ -209,6 +237,9 @@ def run(a) -> int:
             job = RenderJob(**{"out": "data/mitsuba", **spec, "shard": parse_shard(a.shard)})
             meta = run_job(job, progress=not a.quiet)
             print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['variant']}")
+        return 0
+    if a.evalset:
+        _run_evalset(a)
         return 0
     if a.olat:
         _run_olat(
