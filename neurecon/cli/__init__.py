@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, denoise, export, inspect, lambda_, relight, render, train, upscale
+from . import adapt, demo, denoise, export, inspect, lambda_, relight, render, train, upscale
 
-VERBS = [render, inspect, train, denoise, lambda_, demo, export, upscale, relight]
+VERBS = [render, inspect, train, adapt, denoise, lambda_, demo, export, upscale, relight]
 
 # what a user can cause: bad input (ValueError, incl. BufferError and CheckpointError), files and
 # disks (OSError: missing, unwritable, full), memory, library errors on broken files (OpenEXR and

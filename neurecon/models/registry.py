@@ -81,6 +81,7 @@ for _name, _builder in [
 for _name, _target in [
     ("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
     ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
+    ("denoise_adapt", "neurecon.tasks.denoise.adapt:AdaptTask"),
     ("sr", "neurecon.tasks.sr.task:SRTask"),
     ("relight", "neurecon.tasks.relight.task:RelightTask"),
     ("denoise_temporal", "neurecon.tasks.denoise_temporal.task:TemporalTask"),
