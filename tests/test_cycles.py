@@ -265,3 +265,21 @@ def test_tiny_cycles_render_reads_back_with_its_buffers(tmp_path):
     )
     raw = read_buffers(tmp_path / "raw" / "raw_ref.cycles.exr")
     assert raw.source == "cycles" and {"color", "albedo", "normal"} <= set(raw.names())
+
+
+def test_sources_study_summary_and_verdict(tmp_path):
+    """Means per method and spp, and the issue's target (adapted ≤ OIDN and < unadapted) per N."""
+    from neurecon.studies.sources import plot, summarise, verdict
+
+    rows = []
+    for scene, scale in (("a", 1.0), ("b", 3.0)):
+        for method, v in (("default", 0.04), ("oidn", 0.03), ("adapted@8", 0.035), ("adapted@16", 0.02)):
+            rows.append({"scene": scene, "spp": 4, "method": method, "relmse": v * scale, "dssim": v * scale / 2})
+    s = summarise(rows)
+    assert s["oidn"]["4"]["relmse"] == pytest.approx(0.06) and s["oidn"]["4"]["frames"] == 2
+    assert s["adapted@16"]["4"]["dssim"] == pytest.approx(0.02)
+    v = verdict(s, [8, 16], [4])
+    assert v["8"]["checks"]["dssim@4 < default"] and not v["8"]["checks"]["dssim@4 <= oidn"] and not v["8"]["all"]
+    assert v["16"]["all"]
+    plot(s, [8, 16], [4], tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").stat().st_size > 1000

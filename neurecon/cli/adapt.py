@@ -36,28 +36,12 @@ def add_parser(sub) -> None:
 
 def run(a) -> int:
     from ..models.card import export_adapter
-    from ..train.config import read_config_file
+    from ..tasks.denoise.adapt import adapt_config
     from ..train.run import train_from_config
 
-    if a.frames < 1:
-        raise ValueError(f"--frames must be ≥ 1, got {a.frames}")
-    data = Path(a.data)
-    if not (data / "train").is_dir():
-        raise FileNotFoundError(f"{data / 'train'} not found: render the new source's frames first (neurecon render)")
-    raw = read_config_file(Path(a.config))
-    raw.pop("render", None)  # the data is given; the recipe's own render jobs are not run here
-    task = raw.setdefault("task", {})
-    task.update({"name": "denoise_adapt", "base": a.base, "source": a.source, "first_block": a.first_block})
-    if a.buffers:
-        task["buffers"] = a.buffers
-    if a.init_from is not None:
-        task["init_from"] = None if a.init_from.lower() == "none" else a.init_from
-    elif a.buffers:
-        task["init_from"] = None  # the recipe's init_from reads the default buffers
-    task.setdefault("data", {}).update({"root": str(data), "train_limit": a.frames})
     out = a.out or f"runs/adapt_{a.source}_{a.frames}"
-    raw.setdefault("run", {})["out"] = out
-    raw.setdefault("card", {})["name"] = f"{Path(str(a.base)).stem}+{a.source}"
+    init_from = "recipe" if a.init_from is None else (None if a.init_from.lower() == "none" else a.init_from)
+    raw = adapt_config(a.config, a.base, a.source, a.data, a.frames, out, a.buffers, init_from, a.first_block)
     train_from_config(raw, overrides=a.set, resume=not a.restart)
     run_dir = Path(out)
     for key in a.set:  # run.out may come from --set

@@ -20,6 +20,8 @@ Config (`task:` section)::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ...models import load_checkpoint, weights_digest
 from ...nn.blocks import freeze
 from ...nn.features import DEFAULT_SOURCES, source_width
@@ -150,3 +152,41 @@ def adapter_info(task: dict) -> dict:
         "buffers": list(task.get("buffers") or DEFAULT_SOURCES[source]),
         "trained": adapter_prefixes(source, bool(task.get("first_block", False))),
     }
+
+
+def adapt_config(
+    recipe: str | Path,
+    base: str,
+    source: str,
+    data: str | Path,
+    frames: int,
+    out: str | Path,
+    buffers: list[str] | None = None,
+    init_from: str | None = "recipe",
+    first_block: bool = False,
+) -> dict:
+    """The adapt recipe's raw config with the run's choices filled in (what `neurecon adapt` and
+    bench/sources.py train): base, source, data root, the first `frames` training scenes, run.out.
+    `init_from` "recipe" keeps the recipe's, unless `buffers` differ from the source's default."""
+    from ...train.config import read_config_file
+
+    if frames < 1:
+        raise ValueError(f"--frames must be ≥ 1, got {frames}")
+    if not (Path(data) / "train").is_dir():
+        raise FileNotFoundError(
+            f"{Path(data) / 'train'} not found: render the new source's frames first (neurecon render)"
+        )
+    raw = read_config_file(Path(recipe))
+    raw.pop("render", None)  # the data is given; the recipe's own render jobs are not run here
+    task = raw.setdefault("task", {})
+    task.update({"name": "denoise_adapt", "base": str(base), "source": source, "first_block": first_block})
+    if buffers:
+        task["buffers"] = list(buffers)
+    if init_from != "recipe":
+        task["init_from"] = init_from
+    elif buffers and list(buffers) != DEFAULT_SOURCES.get(source):
+        task["init_from"] = None  # the recipe's init_from reads the default buffers
+    task.setdefault("data", {}).update({"root": str(data), "train_limit": int(frames)})
+    raw.setdefault("run", {})["out"] = str(out)
+    raw.setdefault("card", {})["name"] = f"{Path(str(base)).stem}+{source}"
+    return raw
