@@ -25,7 +25,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench/results/sources")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every training run")
     ap.add_argument("--limit", type=int, default=None, help="first N test scenes only")
+    ap.add_argument(
+        "--mitsuba-test",
+        default=None,
+        help="a Mitsuba test split (e.g. data/mitsuba128/test): adds the Table 2 analogue (needs --scratch)",
+    )
+    ap.add_argument(
+        "--adapter",
+        nargs="*",
+        default=[],
+        metavar="NAME=PATH",
+        help="more adapters of --base to evaluate (e.g. one trained by `neurecon adapt --first-block`)",
+    )
     a = ap.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in a.adapter)
     sources.run(
         data=a.data,
         test=a.test,
@@ -38,6 +51,8 @@ def main(argv=None) -> int:
         scratch=a.scratch,
         overrides=a.set,
         limit=a.limit,
+        mitsuba_test=a.mitsuba_test,
+        extra=extra,
     )
     return 0
 

@@ -16,7 +16,7 @@ import torch
 
 from neurecon.buffers import Buffers
 from neurecon.io import read_buffers, write_buffers
-from neurecon.models import build_model, load_checkpoint, load_model, weights_digest
+from neurecon.models import WEIGHTS_DIR, build_model, load_checkpoint, load_model, weights_digest
 from neurecon.render.cycles_backend import have_bpy
 
 needs_bpy = pytest.mark.skipif(
@@ -283,3 +283,22 @@ def test_sources_study_summary_and_verdict(tmp_path):
     assert v["16"]["all"]
     plot(s, [8, 16], [4], tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 1000
+
+
+@pytest.mark.skipif(
+    not (WEIGHTS_DIR / "unet_high_cycles.pt").exists(), reason="the Cycles adapter for the default model is not shipped"
+)
+def test_shipped_cycles_adapter_loads_onto_the_default_by_name(rng):
+    """`default+cycles`: the default model's weights untouched, plus a `cycles` encoder that the
+    denoiser uses for files with Cycles channel names."""
+    from neurecon.infer.denoiser import Denoiser
+
+    base, merged = load_checkpoint("default"), load_checkpoint("default+cycles")
+    assert all(torch.equal(merged["model"][k], v) for k, v in base["model"].items())
+    assert merged["spec"]["sources"]["cycles"] == ["color", "albedo", "normal"]
+    den = Denoiser.load("default+cycles", precision="fp32")
+    frame = _frame(rng, 32, 32)
+    frame.source = "cycles"
+    assert den.choose_source(frame.names(), declared=frame.source)[0] == "cycles"
+    out = den.denoise_buffers(frame)
+    assert out.shape == (32, 32, 3) and np.isfinite(out).all()

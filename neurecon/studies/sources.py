@@ -195,6 +195,8 @@ def run(
     scratch: list[int] | None = None,
     overrides: list[str] | None = None,
     limit: int | None = None,
+    mitsuba_test: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> dict:
     """Train (or reuse) the adapters and scratch models, evaluate everything on `test`, write
     sources.json, sources.md and sources.png into `out`."""
@@ -212,6 +214,8 @@ def run(
         dens[f"adapted@{n}"] = Denoiser.load(f"{base}+{path}", precision="fp32")
     for n, path in scratches.items():
         dens[f"scratch@{n}"] = Denoiser.load(path, precision="fp32")
+    for name, path in (extra or {}).items():  # other adapters of the base (e.g. trained with --first-block)
+        dens[name] = Denoiser.load(f"{base}+{path}", precision="fp32")
     methods: dict = {"noisy": lambda b: b["color"]}
     for name, den in dens.items():
         src = source if name != "default" else None  # unadapted: the encoder its buffers pick (oidn)
@@ -221,6 +225,31 @@ def run(
         methods["oidn"] = lambda b: peers.oidn_denoise(b["color"], b["albedo"], b["normal"])[0]
     rows = evaluate(test, methods, spp, limit)
     summary = summarise(rows)
+    table = None
+    if mitsuba_test and frames and scratch:
+        # A = Mitsuba, B = Cycles. "A only": the shipped default (its mitsuba encoder on A, the oidn
+        # one on B's colour+albedo+normal); "B only": from scratch on B (its cycles encoder on both);
+        # "both, per-source encoders": the adapted default (mitsuba encoder on A, cycles on B)
+        n_a, n_s = max(frames), max(scratch)
+        base_den, adapted, scratch_den = dens["default"], dens[f"adapted@{n_a}"], dens[f"scratch@{n_s}"]
+        models = {
+            "A only (default, Mitsuba-trained)": {
+                "mitsuba": lambda b: base_den.denoise_buffers(b, source="mitsuba"),
+                "cycles": lambda b: base_den.denoise_buffers(b, source="oidn"),
+            },
+            f"B only (scratch on {n_s} Cycles frames)": {
+                "mitsuba": lambda b: scratch_den.denoise_buffers(b, source=source),
+                "cycles": lambda b: scratch_den.denoise_buffers(b, source=source),
+            },
+            f"A + B, per-source encoders (default + cycles adapter, {n_a} frames)": {
+                "mitsuba": lambda b: adapted.denoise_buffers(b, source="mitsuba"),
+                "cycles": lambda b: adapted.denoise_buffers(b, source=source),
+            },
+        }
+        if peers.available():
+            oidn = {"mitsuba": methods["oidn"], "cycles": methods["oidn"]}
+            models["OIDN 2.5 (reference line)"] = oidn
+        table = source_table({"mitsuba": mitsuba_test, "cycles": test}, models, spp, limit)
     result = {
         "meta": {
             "host": platform.node(),
@@ -235,6 +264,7 @@ def run(
             "scratch": scratch or [],
             "overrides": overrides,
             "adapters": {str(n): str(p) for n, p in adapters.items()},
+            "extra_adapters": dict(extra or {}),
             "adapter_validation": {
                 str(n): read_file(p).get("card", {}).get("best_validation", {}) for n, p in adapters.items()
             },
@@ -244,12 +274,53 @@ def run(
         "verdict": verdict(summary, frames, spp),
         "rows": rows,
     }
+    text = markdown(summary, spp)
+    if table is not None:
+        result["table2"] = table
+        result["meta"]["mitsuba_test"] = mitsuba_test
+        text += "\n\n" + source_table_markdown(table, ["mitsuba", "cycles"])
     write_json(out / "sources.json", result)
-    table = markdown(summary, spp)
-    write_text(out / "sources.md", table + "\n")
-    print(table)
+    write_text(out / "sources.md", text + "\n")
+    print(text)
     plot(summary, frames, spp, out / "sources.png")
     return result
+
+
+def source_table(tests: dict[str, str], models: dict, spp: list[int], limit: int | None = None) -> dict:
+    """Table 2 analogue: each model on each renderer's test split, relMSE and DSSIM relative to
+    the input's (mean over frames of method / noisy). `models` maps a row name to
+    {test name: callable Buffers → image} (each model reads a renderer with the encoder it has for it)."""
+    table: dict = {}
+    for test_name, data in tests.items():
+        methods = {"noisy": lambda b: b["color"]}
+        methods.update({row: fns[test_name] for row, fns in models.items() if test_name in fns})
+        rows = evaluate(data, methods, spp, limit)
+        noisy = {(r["scene"], r["spp"]): r for r in rows if r["method"] == "noisy"}
+        for row in models:
+            mine = [r for r in rows if r["method"] == row]
+            if not mine:
+                continue
+            rel = {
+                key: float(np.mean([r[key] / max(noisy[(r["scene"], r["spp"])][key], 1e-12) for r in mine]))
+                for key in ("relmse", "dssim")
+            }
+            table.setdefault(row, {})[test_name] = {
+                **{f"{k}_vs_input": v for k, v in rel.items()},
+                "relmse": float(np.mean([r["relmse"] for r in mine])),
+                "dssim": float(np.mean([r["dssim"] for r in mine])),
+            }
+    return table
+
+
+def source_table_markdown(table: dict, tests: list[str]) -> str:
+    head = "| model | " + " | ".join(f"{t}: relMSE / input | {t}: DSSIM / input" for t in tests) + " |"
+    lines = [head, "|---|" + "---|---|" * len(tests)]
+    for row, per in table.items():
+        cells = " | ".join(
+            f"{per[t]['relmse_vs_input']:.4f} | {per[t]['dssim_vs_input']:.4f}" if t in per else "– | –" for t in tests
+        )
+        lines.append(f"| {row} | {cells} |")
+    return "\n".join(lines)
 
 
 def _cpu_model() -> str:
