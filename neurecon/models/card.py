@@ -276,7 +276,9 @@ def export_adapter(run_dir: str | Path, out: str | Path, scores: dict | None = N
         "parameters": sum(v.numel() for k, v in state.items() if any(k.startswith(p) for p in info["trained"])),
     }
     write_adapter(out, state, info, card)
-    md = card_markdown(card, out)
+    md = card_markdown(card, out).replace(
+        "- trained by `neurecon train ", "- trained by `neurecon adapt` with the recipe `", 1
+    )
     md = md.replace(
         "\n## Data",
         f"- adapter for `{info['base']}` (weights {info['base_digest']}): source `{info['source']}` reads "

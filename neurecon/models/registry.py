@@ -101,6 +101,9 @@ for _name, _file, _task in [
     ("high_lambda", "unet_high_lambda.pt", "denoise_lambda"),
     ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
     ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
+    # adapters (an adapter file loads onto the base its name starts with): a Cycles encoder (§7.1)
+    ("default+cycles", "unet_high_cycles.pt", "denoise_adapt"),
+    ("high+cycles", "unet_high_cycles.pt", "denoise_adapt"),
     ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"),
     ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
     ("sr_eco_x2", "sr_eco_x2.pt", "sr"),
