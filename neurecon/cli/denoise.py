@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
         "--model",
         default=None,
         help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
-        "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
-        "quality at ≥ OIDN's speed",
+        "balanced_lambda, kpcn_lambda, default+cycles (with the Cycles adapter), a checkpoint path, or "
+        "BASE+ADAPTER.pt (neurecon adapt); default: high, the best quality at ≥ OIDN's speed",
     )
     add_run_args(d)
     d.add_argument(
