@@ -302,3 +302,35 @@ def test_shipped_cycles_adapter_loads_onto_the_default_by_name(rng):
     assert den.choose_source(frame.names(), declared=frame.source)[0] == "cycles"
     out = den.denoise_buffers(frame)
     assert out.shape == (32, 32, 3) and np.isfinite(out).all()
+
+
+@needs_bpy
+def test_blend_file_renders_with_its_own_camera(tmp_path):
+    """`neurecon render --blend FILE`: a user's .blend (here one saved from a procedural scene) is
+    rendered with its camera and resolution unless --size is given, named after the file."""
+    from neurecon.io import find_frames
+
+    script = (
+        "import bpy, sys; from neurecon.render.cycles_backend import build_scene, describe_scene; "
+        "build_scene(describe_scene(200001, 48)); bpy.context.scene.render.resolution_y = 32; "
+        "bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])"
+    )
+    blend = tmp_path / "my shot.blend"
+    subprocess.run([sys.executable, "-c", script, str(blend)], check=True, capture_output=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "neurecon", "render", "--blend", str(blend), "--spp", "2", "--ref-spp", "2"]
+        + ["--out", str(tmp_path / "out"), "--split", "test", "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    fs = find_frames(tmp_path / "out" / "test")["my_shot"]
+    assert fs.read(2).shape == (32, 48)  # the file's own 48×32
+    meta = json.loads((tmp_path / "out" / "test" / "metadata.json").read_text())
+    assert meta["scenes"][0]["blend"].endswith("my shot.blend") and meta["source"] == "cycles"
+    bad = subprocess.run(
+        [sys.executable, "-m", "neurecon", "render", "--blend", str(tmp_path / "missing.blend")],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "not found" in bad.stderr
