@@ -135,7 +135,7 @@ def run(a) -> int:
             out = "data/cycles" if spec.get("renderer") == "cycles" else "data/mitsuba"
             job = RenderJob(**{"out": out, **spec, "shard": parse_shard(a.shard)})
             meta = run_job(job, progress=not a.quiet)
-            print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['variant']}")
+            print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['renderer']} ({meta['variant']})")
         return 0
     if a.olat:
         _run_olat(
