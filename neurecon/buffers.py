@@ -93,6 +93,9 @@ class Buffers:
 
     def __init__(self, planes: Mapping[str, np.ndarray] | None = None, **kw: np.ndarray):
         self.planes: dict[str, np.ndarray] = {}
+        # the data source the file declared (e.g. "cycles" from Cycles channel names), if any:
+        # the denoiser picks that source's encoder (nn/features.py DEFAULT_SOURCES)
+        self.source: str | None = None
         for name, value in {**(planes or {}), **kw}.items():
             if value is not None:
                 self[name] = value

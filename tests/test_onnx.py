@@ -154,3 +154,16 @@ def test_cli_backend_onnxruntime_with_a_file_and_with_a_cached_export(tmp_path, 
     assert "torch backend only" in capsys.readouterr().err
     assert main(["export", str(pt), "--onnx", str(tmp_path / "x.pt")]) == 2
     assert "needs a .onnx" in capsys.readouterr().err
+
+
+def test_the_onnx_backend_names_its_one_source(tmp_path):
+    """An exported graph reads one source: asking for another is a clear error, choosing says why."""
+    from neurecon.infer.onnx_backend import OnnxDenoiser
+    from neurecon.infer.onnx_export import export_onnx
+
+    path = tmp_path / "fast_oidn.onnx"
+    export_onnx("fast", path, source="oidn")
+    den = OnnxDenoiser.load(path)
+    assert den.choose_source(["color", "albedo", "normal"]) == ("oidn", "the one source fast_oidn.onnx was exported for")
+    with pytest.raises(ValueError, match="exported for the 'oidn' source only, not 'cycles'"):
+        den.check_source("cycles")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, demo, denoise, errormap, export, inspect, lambda_, relight, render, report, train, upscale
+from . import adapt, bench, demo, denoise, errormap, export, inspect, lambda_, relight, render, report, train, upscale
 
-VERBS = [render, inspect, train, denoise, errormap, lambda_, demo, report, bench, export, upscale, relight]
+VERBS = [render, inspect, train, adapt, denoise, errormap, lambda_, demo, report, bench, export, upscale, relight]
 
 # what a user can cause: bad input (ValueError, incl. BufferError and CheckpointError), files and
 # disks (OSError: missing, unwritable, full), memory, library errors on broken files (OpenEXR and

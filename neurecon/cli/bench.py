@@ -21,6 +21,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "evalset": ("evalset.py", "the presets against OIDN on a hand-built family training never sees"),
     "onnx": ("onnx_speed.py", "onnxruntime against torch and OIDN: agreement and throughput"),
     "temporal": ("temporal.py", "flicker of single-frame and temporal denoisers against OIDN"),
+    "sources": ("sources.py", "adapting the default to Cycles with N frames vs scratch vs OIDN (Fig. 11)"),
     "adaptive": ("adaptive.py", "error-guided adaptive sampling against uniform and variance-guided"),
     "relight": ("relight.py", "progressive vs direct training of the relighting U-Net"),
     "blind_sr": ("blind_sr.py", "blind SR: AMNet / AMGAN / actor–critic at ×4"),

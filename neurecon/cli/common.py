@@ -60,7 +60,21 @@ def read_frame(
     for file, plane in ((alb, "albedo"), (nrm, "normal"), (var, "color_var")):
         if file:
             buf[plane] = read_image(file)
+    buf.source = dataset_source(hdr)
     return buf
+
+
+def dataset_source(path: str) -> str | None:
+    """The source a rendered dataset folder declares for its files (`neurecon render` writes
+    ``"source"`` into the folder's metadata.json for Cycles), else None."""
+    import json
+
+    meta = Path(path).parent / "metadata.json"
+    try:
+        source = json.loads(meta.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return source if isinstance(source, str) else None
 
 
 def read_frame_args(a: argparse.Namespace, path: str | None) -> Buffers:

@@ -20,8 +20,9 @@ def add_parser(sub) -> None:
         "--model",
         default=None,
         help="fast | balanced | high (speed/quality presets, as OIDN's modes), kpcn, lambda, "
-        "balanced_lambda, kpcn_lambda, or a checkpoint path; default: high, the best "
-        "quality at ≥ OIDN's speed; with --backend onnxruntime also an exported .onnx",
+        "balanced_lambda, kpcn_lambda, default+cycles (with the Cycles adapter), a checkpoint path, or "
+        "BASE+ADAPTER.pt (neurecon adapt); default: high, the best quality at ≥ OIDN's speed; with "
+        "--backend onnxruntime also an exported .onnx",
     )
     d.add_argument(
         "--backend",
@@ -32,6 +33,13 @@ def add_parser(sub) -> None:
         "fp32 only, no --temporal; default: onnxruntime when --model is an .onnx",
     )
     add_run_args(d)
+    d.add_argument(
+        "--source",
+        default=None,
+        help="the model's encoder to use (mitsuba, oidn, cycles with an adapter: --model default+cycles, …); "
+        "default: the source the file declares (Cycles channel names → cycles) if the model has it, "
+        "else the richest one whose buffers were given",
+    )
     d.add_argument(
         "--lambda",
         dest="lam",
@@ -132,20 +140,29 @@ def run(a) -> int:
         den = Denoiser.load(model, maxmem_mb=a.maxmem, precision=a.precision)
     if lam is not None and not onnx:  # a wrong λ or a model without λ is the command's error, not every frame's
         den.lambda_map(lam, np.shape(lam)[:2] if np.ndim(lam) else (1, 1))
+    if a.source is not None:  # a wrong source name is the command's error too
+        den.check_source(a.source)
+    said: set[str] = set()
     for i, (src, dst) in enumerate(tqdm(list(zip(frames, targets)), desc="denoise", unit="frame", disable=single)):
         try:
             buf = first if first is not None else read_frame_args(a, src)
             if i == 0 and not onnx:  # --precision auto weighs bf16's one-time set-up against the whole job
                 den.expect_pixels(len(frames) * buf.shape[0] * buf.shape[1])
+            source, why = den.choose_source(buf.names(), a.source, buf.source)
+            if why not in said:  # once per reason, not once per frame
+                said.add(why)
+                print(f"source: {source} ({why})", file=sys.stderr)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if not onnx and dst.suffix.lower() == ".exr" and den.must_stream(buf, lam=lam):
+            if not onnx and dst.suffix.lower() == ".exr" and den.must_stream(buf, source=source, lam=lam):
                 # the output alone would break --maxmem: written band by band as tiles complete
                 from ..io.exr import ExrRowWriter
 
                 with ExrRowWriter(dst, buf.shape[1], buf.shape[0]) as rows:
-                    den.denoise_rows(buf, rows, lam=lam)
+                    den.denoise_rows(buf, rows, source=source, lam=lam)
             else:
-                write_image(dst, den.denoise_buffers(buf, lam=lam))  # atomic: a failed write leaves no partial file
+                write_image(
+                    dst, den.denoise_buffers(buf, source=source, lam=lam)
+                )  # atomic: a failed write leaves no partial file
         except Exception as e:  # unreadable, too large or unsuitable frame, λ map of another size, full disk, OOM
             if single:
                 raise

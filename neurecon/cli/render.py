@@ -1,6 +1,7 @@
-"""`neurecon render`: a procedural Mitsuba dataset in OIDN's layout, OLAT folders (`--olat`) for
-relighting, animated sequences with motion vectors (`--sequence`) for temporal denoising, or one
-frame (`-o frame.exr`) of a user's scene file (`--scene`) or a procedural scene, uniformly or with
+"""`neurecon render`: a procedural Mitsuba (or Cycles: `--renderer cycles`, `--blend FILE…`) dataset
+in OIDN's layout, OLAT folders (`--olat`) for relighting, animated sequences with motion vectors
+(`--sequence`) for temporal denoising, an evaluation family (`--evalset`), or one frame
+(`-o frame.exr`) of a user's scene file (`--scene`) or a procedural scene, uniformly or with
 adaptive sampling (`--adaptive`)."""
 
 from __future__ import annotations
@@ -18,6 +19,21 @@ def add_parser(sub) -> None:
     r.add_argument("--ref-spp", type=int, default=1024)
     r.add_argument("--seed", type=int, default=0, help="first scene seed inside the split's range")
     r.add_argument("--sampler", choices=["independent", "ldsampler"], default="independent")
+    r.add_argument(
+        "--renderer",
+        choices=["mitsuba", "cycles"],
+        default=None,
+        help="mitsuba (default) or cycles: Blender Cycles on the same procedural scenes, its default "
+        "pixel filter, Denoising Albedo/Normal and Vector passes (needs `bash scripts/setup.sh --cycles`)",
+    )
+    r.add_argument(
+        "--blend",
+        nargs="+",
+        metavar="FILE",
+        default=None,
+        help="render these .blend files with Cycles (their camera, lights, materials; --size overrides "
+        "the resolution) instead of procedural scenes",
+    )
     r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
     r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
     r.add_argument(
@@ -81,7 +97,7 @@ def add_parser(sub) -> None:
     o.add_argument("--layout", choices=["hemisphere", "sphere"], default="hemisphere")
     o.add_argument("--ground", type=float, default=0.7, help="probability of a ground disk under a subject")
     o.add_argument("--distance", type=float, default=6.0, help="light distance from the subject's centre")
-    o.add_argument("--threads", type=int, default=0, help="Dr.Jit threads (0 = its default)")
+    o.add_argument("--threads", type=int, default=0, help="Dr.Jit (OLAT) or Cycles render threads (0 = their default)")
     r.add_argument(
         "--recipe",
         metavar="CONFIG",
@@ -234,9 +250,10 @@ def run(a) -> int:
                 _run_sequences(sequence_job(spec, parse_shard(a.shard)), a)
                 continue
             spec = {k: v for k, v in spec.items() if k != "kind"}
-            job = RenderJob(**{"out": "data/mitsuba", **spec, "shard": parse_shard(a.shard)})
+            out = "data/cycles" if spec.get("renderer") == "cycles" else "data/mitsuba"
+            job = RenderJob(**{"out": out, **spec, "shard": parse_shard(a.shard)})
             meta = run_job(job, progress=not a.quiet)
-            print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['variant']}")
+            print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['renderer']} ({meta['variant']})")
         return 0
     if a.evalset:
         _run_evalset(a)
@@ -278,18 +295,23 @@ def run(a) -> int:
             a,
         )
         return 0
+    renderer = a.renderer or ("cycles" if a.blend else "mitsuba")
     job = RenderJob(
-        out=a.out or "data/mitsuba",
+        out=a.out or f"data/{renderer}",
         split=a.split,
         scenes=a.scenes,
-        size=128 if a.size is None else a.size,
+        # a .blend keeps its own resolution unless --size is given
+        size=(0 if a.blend else 128) if a.size is None else a.size,
         spp=a.spp or [4, 16],
         ref_spp=a.ref_spp,
         seed=a.seed,
         sampler=a.sampler,
         shard=parse_shard(a.shard),
         overwrite=a.overwrite,
+        renderer=renderer,
+        blend=list(a.blend or []),
+        threads=a.threads,
     )
     meta = run_job(job, progress=not a.quiet)
-    print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['variant']}")
+    print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['renderer']} ({meta['variant']})")
     return 0

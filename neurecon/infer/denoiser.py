@@ -149,6 +149,45 @@ class Denoiser:
         return cls(model, ck, **kw)
 
     # source selection -------------------------------------------------------------------
+    def check_source(self, name: str) -> str:
+        """`name` if this model has an encoder for it, else a ValueError listing the ones it has."""
+        sources = self.model.config.sources
+        if name not in sources:
+            from ..nn.features import DEFAULT_SOURCES
+
+            others = sorted(set(DEFAULT_SOURCES) - set(sources))
+            raise ValueError(
+                f"unknown source '{name}' for this model; its sources: {', '.join(sources)}"
+                + (f" (other known sources, through an adapter: {', '.join(others)})" if others else "")
+            )
+        return name
+
+    def choose_source(self, available, requested: str | None = None, declared: str | None = None) -> tuple[str, str]:
+        """The encoder for a frame and why: `requested` (``--source``) if given; else the source
+        the file declared (``Buffers.source``: Cycles channel names → ``cycles``) when the model
+        has an encoder for it; else the richest source whose buffers were all given."""
+        if requested is not None:
+            return self.check_source(requested), "as requested"
+        sources = self.model.config.sources
+        if declared is not None and declared in sources:
+            self._needed_buffers(available, declared)
+            return declared, f"declared by the file ({declared} layout)"
+        picked = self.pick_source(available)
+        if declared is not None:
+            return picked, (
+                f"the file is {declared}, which this model has no encoder for: the {picked} encoder reads "
+                f"its buffers (adapt one: neurecon adapt --source {declared}, then --model <base>+{declared})"
+            )
+        return picked, "the richest source whose buffers were given"
+
+    def _needed_buffers(self, available, source: str) -> None:
+        missing = [b for b in self.model.config.sources[source] if b not in available]
+        if missing:
+            raise BufferError(
+                f"the {source} encoder needs {', '.join(self.model.config.sources[source])}; "
+                f"missing {', '.join(missing)} (got {', '.join(sorted(available)) or 'nothing'})"
+            )
+
     def pick_source(self, available) -> str:
         sources = self.model.config.sources
         usable = [s for s, bufs in sources.items() if all(b in available for b in bufs)]
@@ -184,7 +223,7 @@ class Denoiser:
         h, w = buf.shape
         if h == 0 or w == 0:
             raise BufferError(f"the frame is empty ({w}×{h} pixels)")
-        source = source or self.pick_source(buf.names())
+        source = self.check_source(source) if source else self.choose_source(buf.names(), declared=buf.source)[0]
         needed = sorted(
             set(self.model.config.sources[source])
             | {"color"}

@@ -97,7 +97,24 @@ class OnnxDenoiser:
             raise MemoryError(f"--maxmem {self.maxmem_mb} MB cannot hold this {w}×{h} frame's planes and a tile")
         return plan
 
-    def denoise_buffers(self, buf: Buffers, lam=None) -> np.ndarray:
+    def check_source(self, name: str) -> str:
+        """An exported graph has the encoder of one source: `name` must be it."""
+        if name != self.source:
+            raise ValueError(
+                f"{self.path.name} was exported for the '{self.source}' source only, not '{name}'; export "
+                f"that one with `neurecon export MODEL --onnx out.onnx --source {name}`"
+            )
+        return name
+
+    def choose_source(self, available, requested: str | None = None, declared: str | None = None) -> tuple[str, str]:
+        """Denoiser.choose_source for a graph of one source: that source, and why."""
+        if requested is not None:
+            return self.check_source(requested), "as requested"
+        return self.source, f"the one source {self.path.name} was exported for"
+
+    def denoise_buffers(self, buf: Buffers, source: str | None = None, lam=None) -> np.ndarray:
+        if source is not None:
+            self.check_source(source)
         h, w = buf.shape
         if h == 0 or w == 0:
             raise BufferError(f"the frame is empty ({w}×{h} pixels)")

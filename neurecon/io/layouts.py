@@ -75,6 +75,11 @@ _CYCLES_PASSES = {p.lower() for alts in CYCLES.values() for p, _ in alts}
 _MITSUBA_AUX = {c.lower() for alts in MITSUBA.values() for alt in alts for c in alt if "." in c}
 
 
+# the data source a file's channel names declare: Cycles names → the `cycles` encoder. Mitsuba-style
+# names are also what other tools write, so they declare nothing (the buffers decide).
+SOURCE_OF_LAYOUT = {"cycles": "cycles"}
+
+
 def _cycles_layer(name: str) -> str | None:
     """The view-layer part of a Cycles channel name, or None if it is not one."""
     parts = name.rsplit(".", 2)
@@ -129,7 +134,9 @@ def channels_to_buffers(channels: Mapping[str, np.ndarray], layer: str | None = 
                 raise BufferError(f"{plane}: channel(s) {', '.join(missing)} missing; channels found: {found}")
     if "color" not in planes:
         raise BufferError(f"no colour channels (R,G,B / Y / color.R… / <layer>.Combined.R…); channels found: {found}")
-    return Buffers(planes)
+    buf = Buffers(planes)
+    buf.source = SOURCE_OF_LAYOUT.get(layout)
+    return buf
 
 
 def buffers_to_channels(buffers: Buffers, style: str = "mitsuba") -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import yaml
 
 from ..io.atomic import atomic_save, atomic_write_text
 from . import registry
-from .checkpoint import export_shipped, load_model, read_file, weights_digest
+from .checkpoint import export_shipped, load_model, read_file, weights_digest, write_adapter
 
 
 def _history(run: Path) -> list[dict]:
@@ -244,3 +244,47 @@ def card_markdown(card: dict, pt: Path) -> str:
     lines += _scores_block(card["scores"])
     lines += ["", "## Config", "", "```yaml", yaml.safe_dump(card["config"], sort_keys=False).strip(), "```", ""]
     return "\n".join(lines)
+
+
+def export_adapter(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
+    """Ship an adapt run (task `denoise_adapt`) as an adapter file: only the trained part of its
+    best weights (fp16), the adapter record and a card in the same form as a model's."""
+    run, out = Path(run_dir), Path(out)
+    s = run_summary(run)
+    cfg = s["config"]
+    task = registry.task_factory(cfg["task"].get("name"))
+    info_of = getattr(task, "adapter_card_info", None)
+    if info_of is None:
+        raise ValueError(f"{run} was not trained by an adapt recipe (task {cfg['task'].get('name')})")
+    info = info_of(cfg["task"])
+    state = read_file(run / "best.pt")["model"]
+    card = {
+        "name": cfg.get("card", {}).get("name", out.stem),
+        "task": cfg["task"].get("name"),
+        "description": task.describe(cfg),
+        "recipe": cfg.get("card", {}).get("config"),
+        "iterations": s["iterations"],
+        "wall_minutes": s["wall_minutes"],
+        "best_step": s["best_step"],
+        "processes": s["world"],
+        "precision": s["precision"],
+        "best_validation": s["best_validation"],
+        "data": s["data"],
+        "scores": scores or {},
+        "config": cfg,
+        "adapter": info,
+        "parameters": sum(v.numel() for k, v in state.items() if any(k.startswith(p) for p in info["trained"])),
+    }
+    write_adapter(out, state, info, card)
+    md = card_markdown(card, out).replace(
+        "- trained by `neurecon train ", "- trained by `neurecon adapt` with the recipe `", 1
+    )
+    md = md.replace(
+        "\n## Data",
+        f"- adapter for `{info['base']}` (weights {info['base_digest']}): source `{info['source']}` reads "
+        f"{', '.join(info['buffers'])}; trained {', '.join(p.rstrip('.') for p in info['trained'])}; load with "
+        f"`--model {info['base']}+{out}`\n\n## Data",
+        1,
+    )
+    atomic_write_text(out.with_suffix(".md"), md)
+    return out, out.with_suffix(".md")

@@ -60,8 +60,30 @@ def resolve(name_or_path: str | Path | None, default: str = "default") -> Path:
     return path
 
 
+def _split_adapter_name(name) -> tuple[str, str] | None:
+    """`BASE+ADAPTER` (an adapter path or shipped adapter onto a base), unless the whole name is a
+    shipped model or an existing file."""
+    if not isinstance(name, str) or "+" not in name or name in registry.SHIPPED or Path(name).exists():
+        return None
+    base, _, adapter = name.partition("+")
+    return (base, adapter) if base and adapter else None
+
+
 def load_checkpoint(name_or_path: str | Path | None, default: str = "default") -> dict:
+    """A checkpoint by shipped name or path; adapters (models/checkpoint.py, adapters) come back loaded onto
+    their base: `BASE+ADAPTER`, a shipped adapter name (`default+cycles`), or an adapter file."""
+    split = _split_adapter_name(name_or_path)
+    if split is not None:
+        base, adapter_name = split
+        adapter = read_file(resolve(adapter_name))
+        if not is_adapter(adapter):
+            raise CheckpointError(f"{adapter_name}: not an adapter (in '{name_or_path}', BASE+ADAPTER)")
+        return apply_adapter(load_checkpoint(base, default), adapter, base, str(adapter_name))
     ck = read_file(resolve(name_or_path, default))
+    if is_adapter(ck):
+        info = check_adapter(ck, str(name_or_path))
+        base = str(name_or_path).partition("+")[0] if str(name_or_path) in registry.SHIPPED else info["base"]
+        return apply_adapter(load_checkpoint(base, default), ck, base, str(name_or_path))
     if "spec" not in ck or "model" not in ck:
         raise CheckpointError(f"{name_or_path}: not a neurecon checkpoint (needs 'spec' and 'model')")
     if not isinstance(ck["spec"], dict) or not isinstance(ck["model"], dict):
@@ -139,3 +161,64 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
         h.update(f"{k}:{v.dtype}:{tuple(v.shape)}".encode())
         h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else b"")
     return h.hexdigest()[:16]
+
+
+# adapters -----------------------------------------------------------------------------
+# Adapter files: a part of a model trained for one base model, shipped on its own.
+#
+# An adapter (the adapt recipe, §7.1: a new source encoder trained on a few frames of a new
+# renderer, the rest frozen) is a small ``.pt`` holding only the trained weights and::
+#
+#     adapter: {base: "default", base_digest: "…", source: "cycles", buffers: [...], trained: ["encoders.cycles."]}
+#
+# It loads onto its base by name: ``--model default+cycles`` (a shipped adapter), ``--model
+# BASE+path/adapter.pt``, or ``--model path/adapter.pt`` (onto the base it names). The base's
+# weights must be the ones it was trained against (their :func:`weights_digest`): an adapter on
+# other weights would silently compute something else.
+
+
+def is_adapter(ck: dict) -> bool:
+    return isinstance(ck.get("adapter"), dict)
+
+
+def check_adapter(ck: dict, where: str) -> dict:
+    info = ck.get("adapter")
+    need = {"base", "base_digest", "source", "buffers", "trained"}
+    if not isinstance(info, dict) or not need <= set(info) or not isinstance(ck.get("model"), dict):
+        raise CheckpointError(f"{where}: not a neurecon adapter (needs 'adapter' with {sorted(need)} and 'model')")
+    if not all(torch.is_tensor(v) for v in ck["model"].values()):
+        raise CheckpointError(f"{where}: not a neurecon adapter ('model' must map names to tensors)")
+    return info
+
+
+def apply_adapter(base: dict, adapter: dict, base_name: str, where: str) -> dict:
+    """The checkpoint of `base` with `adapter` loaded onto it: one more source in its spec, the
+    adapter's weights added (or, for trained base parts such as enc1, replacing the base's)."""
+    info = check_adapter(adapter, where)
+    digest = weights_digest(base["model"])
+    if digest != info["base_digest"]:
+        raise CheckpointError(
+            f"{where}: the adapter was trained on base weights {info['base_digest']} ('{info['base']}'), "
+            f"but '{base_name}' has {digest}; adapt this base with `neurecon adapt --base {base_name}`"
+        )
+    spec = dict(base["spec"])
+    if "sources" not in spec:
+        raise CheckpointError(f"{where}: base '{base_name}' has no source encoders to add one to")
+    spec["sources"] = {**spec["sources"], info["source"]: list(info["buffers"])}
+    card = dict(base.get("card") or {})
+    card["adapter"] = adapter.get("card") or {}
+    card["name"] = f"{card.get('name', base_name)}+{info['source']}"
+    return {**base, "spec": spec, "model": {**base["model"], **adapter["model"]}, "card": card}
+
+
+def write_adapter(path: str | Path, state: dict[str, torch.Tensor], info: dict, card: dict) -> Path:
+    """Save the adapter part of a full model state (fp16, like shipped models) with its card."""
+    weights = {
+        k: (v.half() if v.is_floating_point() else v).clone()
+        for k, v in state.items()
+        if any(k.startswith(p) for p in info["trained"])
+    }
+    if not weights:
+        raise ValueError(f"no weights under {info['trained']} to put in the adapter")
+    atomic_save({"adapter": plain(info), "model": weights, "card": plain(card)}, Path(path))
+    return Path(path)

@@ -83,6 +83,7 @@ for _name, _target in [
     ("denoise", "neurecon.tasks.denoise.task:DenoiseTask"),
     ("error_predict", "neurecon.tasks.error_predict.task:ErrorPredictTask"),
     ("denoise_lambda", "neurecon.tasks.denoise.lambda_task:LambdaTask"),
+    ("denoise_adapt", "neurecon.tasks.denoise.adapt:AdaptTask"),
     ("sr", "neurecon.tasks.sr.task:SRTask"),
     ("relight", "neurecon.tasks.relight.task:RelightTask"),
     ("denoise_temporal", "neurecon.tasks.denoise_temporal.task:TemporalTask"),
@@ -102,6 +103,9 @@ for _name, _file, _task in [
     ("high_lambda", "unet_high_lambda.pt", "denoise_lambda"),
     ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
     ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
+    # adapters (an adapter file loads onto the base its name starts with): a Cycles encoder (§7.1)
+    ("default+cycles", "unet_high_cycles.pt", "denoise_adapt"),
+    ("high+cycles", "unet_high_cycles.pt", "denoise_adapt"),
     ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"),
     ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
     ("sr_eco_x2", "sr_eco_x2.pt", "sr"),

@@ -28,6 +28,8 @@ DEFAULT_SOURCES: dict[str, list[str]] = {
     "mitsuba": ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"],
     "mitsuba_ld": ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"],
     "oidn": ["color", "albedo", "normal"],
+    # Blender Cycles: Combined + Denoising Albedo/Normal, its own filter and sampler, no variance pass
+    "cycles": ["color", "albedo", "normal"],
 }
 
 

@@ -1,5 +1,10 @@
 """`neurecon render`: procedural training/validation/test data in OIDN's dataset layout.
 
+Two renderers: Mitsuba 3 (``renderer: mitsuba``, the default) and Blender Cycles
+(``renderer: cycles``, :mod:`.cycles_backend`, the optional ``cycles`` extra), which renders the
+same procedural scenes, or a user's ``.blend`` files (``blend: [paths]``), with its own sampler,
+pixel filter and passes.
+
 Splits are disjoint ranges of scene seeds, so "test" scenes are never seen in training whatever
 the scene counts:  train = [0, 1e5), valid = [1e5, 2e5), test = [2e5, 3e5). Noisy images at each
 spp level use their own render seed (independent samples), the reference another.
@@ -18,6 +23,8 @@ from ..io.atomic import atomic_write_text
 from .mitsuba_backend import current_variant, mitsuba, render_buffers
 from .scenes import SAMPLERS, random_scene
 
+RENDERERS = ("mitsuba", "cycles")
+
 SPLIT_SEED_BASE = {"train": 0, "valid": 100_000, "test": 200_000}
 NOISY_PLANES = ["color", "albedo", "normal", "depth", "position", "color_var", "albedo_var", "normal_var"]
 
@@ -34,14 +41,29 @@ class RenderJob:
     sampler: str = "independent"
     shard: tuple[int, int] = (0, 1)
     overwrite: bool = False
+    renderer: str = "mitsuba"
+    blend: list[str] = field(default_factory=list)  # cycles: user .blend files instead of procedural scenes
+    threads: int = 0  # cycles: render threads (0 = Blender's choice)
 
     def validate(self) -> None:
         """A clear ValueError for a job that cannot render (before Mitsuba is loaded)."""
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"unknown renderer '{self.renderer}'; choose from {', '.join(RENDERERS)}")
+        if self.blend and self.renderer != "cycles":
+            raise ValueError("--blend files render with Cycles (renderer: cycles)")
+        missing = [b for b in self.blend if not Path(b).is_file()]
+        if missing:
+            raise ValueError(f".blend file(s) not found: {', '.join(missing)}")
+        if self.renderer == "cycles" and self.sampler != "independent":
+            raise ValueError("--sampler applies to Mitsuba; Cycles renders with its own default sampling pattern")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler '{self.sampler}'; choose from {', '.join(SAMPLERS)}")
         if self.split not in SPLIT_SEED_BASE:
             raise ValueError(f"unknown split '{self.split}'; choose from {', '.join(SPLIT_SEED_BASE)}")
-        for name, value in (("size", self.size), ("scenes", self.scenes), ("ref_spp", self.ref_spp)):
+        checked = [("scenes", self.scenes), ("ref_spp", self.ref_spp)]
+        if not (self.blend and self.size == 0):  # size 0: each .blend's own resolution
+            checked.append(("size", self.size))
+        for name, value in checked:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"render {name} (--{name.replace('_', '-')}) must be an integer ≥ 1, got {value!r}")
         spp = self.spp if isinstance(self.spp, (list, tuple)) else [self.spp]
@@ -51,8 +73,11 @@ class RenderJob:
             raise ValueError(f"render seed (--seed) must be an integer ≥ 0, got {self.seed!r}")
 
     def scene_ids(self) -> list[int]:
+        """Scene seeds of this shard; with .blend files, indices into `blend`."""
         base = SPLIT_SEED_BASE[self.split] + self.seed
         i, n = self.shard
+        if self.blend:
+            return [k for k in range(len(self.blend)) if k % n == i]
         return [base + k for k in range(self.scenes) if k % n == i]
 
     @property
@@ -64,9 +89,47 @@ def scene_name(scene_seed: int, sampler: str) -> str:
     return f"scene{scene_seed:06d}" + ("" if sampler == "independent" else f"_{sampler}")
 
 
+def blend_name(path: str) -> str:
+    return Path(path).stem.replace(" ", "_")
+
+
+def job_scene_name(job: RenderJob, scene_id: int) -> str:
+    return blend_name(job.blend[scene_id]) if job.blend else scene_name(scene_id, job.sampler)
+
+
+def render_cycles_scene(job: RenderJob, scene_id: int) -> dict:
+    """One procedural scene (or .blend file) rendered by Cycles in a child process."""
+    from .cycles_backend import run_worker
+
+    name = job_scene_name(job, scene_id)
+    task = {
+        "name": name,
+        "seed": scene_id,
+        "size": job.size,
+        "spp": list(job.spp),
+        "ref_spp": job.ref_spp,
+        "directory": str(job.directory),
+        "threads": job.threads,
+    }
+    if job.blend:
+        task["blend"] = str(Path(job.blend[scene_id]).resolve())
+        task["seed"] = scene_id  # seeds 16·i + level, as for procedural scenes
+    rec = run_worker(task)
+    out = {"name": name, "seed": scene_id, "size": rec["cycles"]["resolution"][0], "spp": list(job.spp)}
+    out.update({"ref_spp": job.ref_spp, "sampler": "cycles", "seconds": rec["seconds"], "cycles": rec["cycles"]})
+    if job.blend:
+        out["blend"] = task["blend"]
+        out.pop("seed")
+    out["blender"] = rec["blender"]
+    return out
+
+
 def render_scene(job: RenderJob, scene_seed: int) -> dict:
     """Render one scene's noisy ladder and reference into job.directory; return timings."""
     from ..io import write_oidn_frame
+
+    if job.renderer == "cycles":
+        return render_cycles_scene(job, scene_seed)
 
     mi = mitsuba()
     name = scene_name(scene_seed, job.sampler)
@@ -93,7 +156,7 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
 
 
 def _done(job: RenderJob, scene_seed: int) -> bool:
-    return (job.directory / f"{scene_name(scene_seed, job.sampler)}_ref.hdr.exr").exists()
+    return (job.directory / f"{job_scene_name(job, scene_seed)}_ref.hdr.exr").exists()
 
 
 def run(job: RenderJob, progress: bool = True) -> dict:
@@ -103,13 +166,19 @@ def run(job: RenderJob, progress: bool = True) -> dict:
     job.validate()
     job.directory.mkdir(parents=True, exist_ok=True)
     ids = [s for s in job.scene_ids() if job.overwrite or not _done(job, s)]
-    mitsuba()
+    if job.renderer == "cycles":
+        from .cycles_backend import require_bpy
+
+        require_bpy()
+    else:
+        mitsuba()
     meta_path = job.directory / (
         f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json"
     )
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"scenes": []}
     t0 = time.perf_counter()
-    for s in tqdm(ids, desc=f"render {job.split} [{current_variant()}]", unit="scene", disable=not progress):
+    engine = "cycles" if job.renderer == "cycles" else current_variant()
+    for s in tqdm(ids, desc=f"render {job.split} [{engine}]", unit="scene", disable=not progress):
         rec = render_scene(job, s)
         meta["scenes"] = [r for r in meta.get("scenes", []) if r["name"] != rec["name"]] + [rec]
         _write_meta(meta, meta_path, job, time.perf_counter() - t0)  # after every scene: a killed job loses nothing
@@ -121,8 +190,6 @@ def run(job: RenderJob, progress: bool = True) -> dict:
 def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
     """Top-level fields describe every scene in the folder, not only this job's: a scene records how
     it was rendered, and a field whose scenes differ lists the distinct values."""
-    import mitsuba as _mi
-
     for rec in meta["scenes"]:  # scenes rendered before scenes recorded this: what the folder said then
         for key in ("size", "spp", "ref_spp", "sampler"):
             rec.setdefault(key, meta.get(key, getattr(job, key)))
@@ -131,19 +198,39 @@ def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
         values = sorted({json.dumps(r[key]) for r in meta["scenes"]})
         return json.loads(values[0]) if len(values) == 1 else [json.loads(v) for v in values]
 
-    seeds = [r["seed"] for r in meta["scenes"]]
-    meta.update(
-        {
+    seeds = [r["seed"] for r in meta["scenes"] if "seed" in r] or [0]
+    if job.renderer == "cycles":
+        from .cycles_backend import BPY_VERSION
+
+        cyc = meta["scenes"][-1].get("cycles", {}) if meta["scenes"] else {}
+        engine = {
+            "renderer": f"cycles (blender {BPY_VERSION})",
+            "variant": "cpu",
+            "sampler": "cycles",
+            "integrator": "path (Cycles defaults; adaptive sampling and denoising off)",
+            "pixel_filter": cyc.get("pixel_filter", "blackman_harris 1.5px"),
+            "source": "cycles",
+        }
+    else:
+        import mitsuba as _mi
+
+        engine = {
             "renderer": f"mitsuba {_mi.__version__}",
             "variant": current_variant(),
-            "sampler": summary("sampler") if seeds else job.sampler,
+            "sampler": summary("sampler") if meta["scenes"] else job.sampler,
             "integrator": "moment(aov(path))",
             "pixel_filter": "box",
-            "size": summary("size") if seeds else job.size,
-            "spp": summary("spp") if seeds else job.spp,
-            "ref_spp": summary("ref_spp") if seeds else job.ref_spp,
+        }
+    meta.update(
+        {
+            **engine,
+            "size": summary("size") if meta["scenes"] else job.size,
+            "spp": summary("spp") if meta["scenes"] else job.spp,
+            "ref_spp": summary("ref_spp") if meta["scenes"] else job.ref_spp,
             "split": job.split,
-            "seed_range": [min(seeds), max(seeds) + 1] if seeds else [SPLIT_SEED_BASE[job.split] + job.seed] * 2,
+            "seed_range": [min(seeds), max(seeds) + 1]
+            if meta["scenes"]
+            else [SPLIT_SEED_BASE[job.split] + job.seed] * 2,
             "shard": list(job.shard),
             "host": platform.node(),
             "cpus": os.cpu_count(),

@@ -11,6 +11,8 @@ camera placed on a random orbit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -98,8 +100,9 @@ def _noise_bitmap(rng, mi, n: int = 64):
     return mi.Bitmap(rgb)
 
 
-def _mesh(rng, mi, name: str, bsdf: dict, to_world):
-    """A generated mesh: a lumpy sphere (random radial harmonics) or a torus, with its BSDF."""
+def _mesh_arrays(rng, to_world) -> tuple[np.ndarray, np.ndarray]:
+    """A generated mesh's world-space vertices (V×3 float32) and triangles (F×3 uint32): a lumpy
+    sphere (random radial harmonics) or a torus."""
     nu, nv = 48, 24
     u = np.linspace(0, 2 * np.pi, nu, endpoint=False)
     v = np.linspace(0, np.pi, nv)
@@ -121,9 +124,13 @@ def _mesh(rng, mi, name: str, bsdf: dict, to_world):
             a, b = i * nu + j, i * nu + (j + 1) % nu
             c, d = a + nu, b + nu
             faces += [(a, c, b), (b, c, d)]
-    faces = np.array(faces, np.uint32)
     m = np.array(to_world.matrix, np.float64)
     verts = (verts @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
+    return verts, np.array(faces, np.uint32)
+
+
+def mitsuba_mesh(mi, name: str, verts: np.ndarray, faces: np.ndarray, bsdf: dict):
+    """A Mitsuba mesh object of world-space `verts` and `faces`, with its BSDF."""
     props = mi.Properties()
     props["bsdf"] = mi.load_dict(bsdf)
     mesh = mi.Mesh(name, vertex_count=len(verts), face_count=len(faces), props=props)
@@ -133,6 +140,11 @@ def _mesh(rng, mi, name: str, bsdf: dict, to_world):
     params["faces"] = type(params["faces"])(faces.ravel())
     params.update()
     return mesh
+
+
+def _mesh(rng, mi, name: str, bsdf: dict, to_world):
+    """A generated Mitsuba mesh (see _mesh_arrays) with its BSDF."""
+    return mitsuba_mesh(mi, name, *_mesh_arrays(rng, to_world), bsdf)
 
 
 def _envmap(rng, mi, n: int = 64):
@@ -154,9 +166,17 @@ def _envmap(rng, mi, n: int = 64):
 
 
 def random_scene(
-    seed: int, size: int | tuple[int, int] = 128, sampler: str = "independent", max_depth: int | None = None
+    seed: int,
+    size: int | tuple[int, int] = 128,
+    sampler: str = "independent",
+    max_depth: int | None = None,
+    mesh: Callable | None = None,
 ) -> dict:
-    """Mitsuba scene dict for `seed`. `size` is the film width (and height) in pixels."""
+    """Mitsuba scene dict for `seed`. `size` is the film width (and height) in pixels.
+
+    `mesh(name, verts, faces, bsdf)` makes the generated meshes' entries (default: Mitsuba mesh
+    objects); the Cycles backend passes one that keeps the arrays, so both renderers draw the same
+    scene from the same random numbers."""
     mi = mitsuba()
     rng = np.random.default_rng(seed)
     w, h = (size, size) if isinstance(size, int) else size
@@ -215,7 +235,8 @@ def random_scene(
                 "to_world": T.translate([0, -s, 0]).rotate([1, 0, 0], -90).scale([s * 0.6, s * 0.6, 2 * s]),
             }
         elif kind == "mesh":
-            scene[f"obj{i}"] = _mesh(rng, mi, f"mesh{i}", bsdf, T.scale(s * 0.8))
+            verts, faces = _mesh_arrays(rng, T.scale(s * 0.8))
+            scene[f"obj{i}"] = (mesh or partial(mitsuba_mesh, mi))(f"mesh{i}", verts, faces, bsdf)
             continue
         else:
             obj = {"type": "disk", "to_world": T.rotate([1, 0, 0], float(rng.uniform(-90, 0))).scale(s)}

@@ -55,7 +55,20 @@ class RunConfig:
 
 
 SECTIONS = ("task", "optim", "run", "card", "render")
-RENDER_KEYS = {"out", "split", "scenes", "size", "spp", "ref_spp", "seed", "sampler", "kind", "olat"}
+RENDER_KEYS = {
+    "out",
+    "split",
+    "scenes",
+    "size",
+    "spp",
+    "ref_spp",
+    "seed",
+    "sampler",
+    "kind",
+    "olat",
+    "renderer",
+    "blend",
+}
 # `kind` of a render job: denoise (the default: neurecon.render.dataset) or olat (a virtual light
 # stage, neurecon.render.olat; its light-stage options go under `olat:` and are checked there)
 RENDER_KINDS = ("denoise", "olat", "sequence")

@@ -60,7 +60,8 @@ class DenoiseTask:
         # steps alternate between them; validation reports each, the first one is monitored
         names = self.data["source"]
         self.sources = [names] if isinstance(names, str) else list(names)
-        self.spec.setdefault("sources", {s: DEFAULT_SOURCES[s] for s in self.sources})
+        if "sources" not in self.spec:  # (not setdefault: a source without a default list is fine when given)
+            self.spec["sources"] = {s: DEFAULT_SOURCES[s] for s in self.sources if s in DEFAULT_SOURCES}
         missing = [s for s in self.sources if s not in self.spec["sources"]]
         if missing:
             raise ValueError(f"source(s) {missing} have no buffer list; known defaults: {sorted(DEFAULT_SOURCES)}")
