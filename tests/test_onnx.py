@@ -164,6 +164,7 @@ def test_the_onnx_backend_names_its_one_source(tmp_path):
     path = tmp_path / "fast_oidn.onnx"
     export_onnx("fast", path, source="oidn")
     den = OnnxDenoiser.load(path)
-    assert den.choose_source(["color", "albedo", "normal"]) == ("oidn", "the one source fast_oidn.onnx was exported for")
+    why = "the one source fast_oidn.onnx was exported for"
+    assert den.choose_source(["color", "albedo", "normal"]) == ("oidn", why)
     with pytest.raises(ValueError, match="exported for the 'oidn' source only, not 'cycles'"):
         den.check_source("cycles")
