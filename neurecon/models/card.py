@@ -183,16 +183,10 @@ def refresh_card(shipped_pt: str | Path, recipe: str | Path) -> tuple[Path, Path
     return pt, md
 
 
-def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
-    """Ship a run's best weights as fp16 `out` with its card (in the .pt and as `out`.md). The
-    card's text comes from the recipe and the run; the task adds what it measures on the
-    exported weights (e.g. SR's PSNR-Y), so every task's card has the same form."""
-    run, out = Path(run_dir), Path(out)
-    s = run_summary(run)
+def _card_fields(name: str, task, s: dict, scores: dict | None) -> dict:
+    """The card entries every trained model has, from its run summary `s` (run_summary)."""
     cfg = s["config"]
-    task = registry.task_factory(cfg["task"].get("name"))
-    name = cfg.get("card", {}).get("name", out.stem)
-    card = {
+    return {
         "name": name,
         "task": cfg["task"].get("name"),
         "description": task.describe(cfg),
@@ -207,6 +201,18 @@ def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None)
         "scores": scores or {},
         "config": cfg,
     }
+
+
+def export_run(run_dir: str | Path, out: str | Path, scores: dict | None = None) -> tuple[Path, Path]:
+    """Ship a run's best weights as fp16 `out` with its card (in the .pt and as `out`.md). The
+    card's text comes from the recipe and the run; the task adds what it measures on the
+    exported weights (e.g. SR's PSNR-Y), so every task's card has the same form."""
+    run, out = Path(run_dir), Path(out)
+    s = run_summary(run)
+    cfg = s["config"]
+    task = registry.task_factory(cfg["task"].get("name"))
+    name = cfg.get("card", {}).get("name", out.stem)
+    card = _card_fields(name, task, s, scores)
     export_shipped(run / "best.pt", out, card)
     model, _ = load_model(out)
     card["parameters"] = sum(p.numel() for p in model.parameters())
@@ -259,19 +265,7 @@ def export_adapter(run_dir: str | Path, out: str | Path, scores: dict | None = N
     info = info_of(cfg["task"])
     state = read_file(run / "best.pt")["model"]
     card = {
-        "name": cfg.get("card", {}).get("name", out.stem),
-        "task": cfg["task"].get("name"),
-        "description": task.describe(cfg),
-        "recipe": cfg.get("card", {}).get("config"),
-        "iterations": s["iterations"],
-        "wall_minutes": s["wall_minutes"],
-        "best_step": s["best_step"],
-        "processes": s["world"],
-        "precision": s["precision"],
-        "best_validation": s["best_validation"],
-        "data": s["data"],
-        "scores": scores or {},
-        "config": cfg,
+        **_card_fields(cfg.get("card", {}).get("name", out.stem), task, s, scores),
         "adapter": info,
         "parameters": sum(v.numel() for k, v in state.items() if any(k.startswith(p) for p in info["trained"])),
     }

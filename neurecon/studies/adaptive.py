@@ -27,8 +27,7 @@ from ..render.adaptive import (
     variance_guide,
 )
 from ..render.mitsuba_backend import integrator, mitsuba, render_buffers
-from .common import pyplot, write_json
-from .resolution import cpu_model
+from .common import cpu_model, pyplot, write_json
 
 # smape×spp: new samples ∝ predicted SMAPE × samples so far (ErrorMapper.guide(times_spp=True))
 GUIDES = ["uniform", "variance", "smape", "relmse", "dssim", "smape×spp"]

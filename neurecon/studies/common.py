@@ -4,6 +4,7 @@ the window in which a per-pixel score is densest."""
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,15 @@ def densest_window(score: torch.Tensor, size: int, stride: int = 8) -> tuple[int
     pooled = F.avg_pool2d(score, size, stride)[0, 0]
     y, x = np.unravel_index(int(pooled.argmax()), tuple(pooled.shape))
     return int(y) * stride, int(x) * stride
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; elsewhere platform.processor()), recorded with every
+    timing: machines of this kind differ between sessions."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

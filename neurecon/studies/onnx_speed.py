@@ -20,8 +20,8 @@ from .. import peers
 from ..infer.denoiser import Denoiser
 from ..infer.onnx_backend import OnnxDenoiser
 from ..infer.onnx_export import check_onnx, export_onnx
-from .common import write_json
-from .resolution import SIZES, cpu_model, frame, load_average
+from .common import cpu_model, write_json
+from .resolution import SIZES, frame, load_average
 from .timing import time_interleaved
 
 CHECK_SIZES = [(256, 256), (384, 512)]

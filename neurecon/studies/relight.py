@@ -40,7 +40,7 @@ from ..tasks.relight.data import heldout_cases, load_subjects
 from ..tasks.relight.metrics import mean_metrics, relight_metrics
 from ..tasks.relight.task import evaluate_baseline
 from ..train.config import load_config
-from .common import pyplot, write_json
+from .common import cpu_model, pyplot, write_json
 
 BASELINES = ("nearest", "barycentric", "knn")
 METRICS = ("psnr", "ssim", "highlight_mae", "shadow_mae")
@@ -294,15 +294,7 @@ def run(
         "schedules": {n: cfg.task.get("progressive", "paper") for n, cfg in cfgs.items()},
         "eval_seconds": round(time.perf_counter() - t0, 1),
     }
-    try:
-        import platform
-
-        result["cpu"] = next(
-            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-            platform.processor(),
-        )
-    except OSError:
-        pass
+    result["cpu"] = cpu_model()
     plot_curves(curves, vbase, out / "curves.png")
 
     # the grid: the cases where barycentric is worst at the moved shadows (where interpolation fails)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -30,20 +29,10 @@ import numpy as np
 import torch
 
 from ..buffers import Buffers
-from .common import pyplot, write_json
+from .common import cpu_model, pyplot, write_json
 from .timing import time_interleaved
 
 SIZES = {"256²": (256, 256), "1024²": (1024, 1024), "1080p": (1080, 1920), "4K": (2160, 3840)}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_average() -> float | None:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from .common import pyplot, write_json, write_text
+from .common import cpu_model, pyplot, write_json, write_text
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "denoise_adapt" / "cycles.yaml"
 
@@ -253,7 +253,7 @@ def run(
     result = {
         "meta": {
             "host": platform.node(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "data": data,
@@ -321,13 +321,3 @@ def source_table_markdown(table: dict, tests: list[str]) -> str:
         )
         lines.append(f"| {row} | {cells} |")
     return "\n".join(lines)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
