@@ -240,3 +240,12 @@ def test_a_frame_whose_output_breaks_the_budget_is_written_band_by_band(tmp_path
     )
     ref = Denoiser.load("fast", precision="fp32").denoise_buffers(buf)
     assert np.abs(read_image(tmp_path / "o.exr") - ref).max() < 1e-4
+
+
+def test_the_mmap_threshold_follows_the_budget():
+    """1/64 of the budget within [4, 16] MB: small budgets keep less heap between tiles, large ones
+    page-fault less (memory.py)."""
+    from neurecon.infer.memory import mmap_threshold
+
+    mb = 2**20
+    assert [mmap_threshold(b * mb) // mb for b in (64, 256, 512, 1024, 2048, 8192)] == [4, 4, 8, 16, 16, 16]

@@ -305,7 +305,8 @@ class Denoiser:
         held = self._held_bytes(buf, views)
         plan = self.plan(h, w, source, held, "lambda" in views, precision, stream=sink is not None)
         if not plan.untiled:
-            predictable_heap()  # tiles after the first reuse no heap that RSS keeps (memory.py)
+            # tiles after the first reuse little heap that RSS keeps (memory.py)
+            predictable_heap(self.maxmem_mb * 2**20)
         t1 = time.perf_counter()
 
         def run(part: dict[str, torch.Tensor]) -> torch.Tensor:

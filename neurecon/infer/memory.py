@@ -81,24 +81,33 @@ def peak_tensor_bytes(fn: Callable[..., Any], *args, **kwargs) -> tuple[Any, int
     return result, mode.peak
 
 
-# glibc's mallopt parameter; 16 MB: the C allocator's own default grows its mmap threshold up to
-# 32 MB as large blocks are freed, after which the tensors of one tile are carved from a heap
-# that does not shrink for the next (2048² in 8 tiles of `fast` peaked 55 % above its plan). Every
-# mapped block is page-faulted in afresh, so a low threshold costs time: a 4K frame of `high` in 4
-# tiles took 31 s at 4 MB, 20–22 s at 16 MB, 19–22 s at 32 MB and 23 s with glibc's default, and
-# peaked 1319, 1444, 1606 and 1708 MB over the process (docs/speed.md). Small frames are better
-# served by the default (a 256² pass takes 10–15 % more CPU time with every block mapped), so it is
-# set only once a frame is tiled.
-_M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 16 * 2**20
-_heap_fixed = False
+# glibc's mallopt parameter. The C allocator's own default grows its mmap threshold up to 32 MB as
+# large blocks are freed, after which the tensors of one tile are carved from a heap that does not
+# shrink for the next (2048² in 8 tiles of `fast` peaked 55 % above its plan). Every mapped block is
+# page-faulted in afresh, so a low threshold costs time: a 4K frame of `high` in 4 tiles (budget
+# 2048 MB) took 31 s at 4 MB, 20–22 s at 16 MB, 19–22 s at 32 MB and 23 s with glibc's default, and
+# peaked 1319, 1444, 1606 and 1708 MB over the process (docs/speed.md); at 512 MB a 2048² frame of
+# `fast` peaked at 1.21× the budget with 16 MB. So the threshold follows the budget: 1/64 of it,
+# within [4, 16] MB. Small frames are better served by the default (a 256² pass takes 10–15 % more
+# CPU time with every block mapped), so it is set only once a frame is tiled.
+_M_MMAP_THRESHOLD = -3
+MMAP_MIN, MMAP_MAX = 4 * 2**20, 16 * 2**20
+_threshold_set: int | None = None
 
 
-def predictable_heap() -> bool:
-    """Have the C allocator return every block of ≥ MMAP_THRESHOLD to the system when it is freed
-    (glibc; elsewhere a no-op returning False), so that tiles after the first reuse nothing that
-    RSS keeps. Process-wide and for the rest of the process."""
-    global _heap_fixed
-    if _heap_fixed:
+def mmap_threshold(budget_bytes: float) -> int:
+    """The mmap threshold for tiles planned within `budget_bytes`: 1/64 of it, within [4, 16] MB."""
+    return int(min(MMAP_MAX, max(MMAP_MIN, budget_bytes / 64)))
+
+
+def predictable_heap(budget_bytes: float = 2048 * 2**20) -> bool:
+    """Have the C allocator return every block of ≥ mmap_threshold(budget_bytes) to the system when
+    it is freed (glibc; elsewhere a no-op returning False), so that tiles after the first reuse
+    little that RSS keeps. Process-wide, for the rest of the process (a later call with another
+    budget moves the threshold)."""
+    global _threshold_set
+    threshold = mmap_threshold(budget_bytes)
+    if _threshold_set == threshold:
         return True
     if not sys.platform.startswith("linux"):
         return False
@@ -106,10 +115,12 @@ def predictable_heap() -> bool:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        _heap_fixed = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold))
     except (OSError, AttributeError):
         return False
-    return _heap_fixed
+    if ok:
+        _threshold_set = threshold
+    return ok
 
 
 def _status_mb(field: str) -> float | None:
