@@ -64,3 +64,24 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def test_frames(data, spp, limit: int | None = None, render_hint: str = "neurecon render --split test"):
+    """(scene, spp, sanitised noisy Buffers, reference colour) for the first `limit` scenes under
+    `data` (io.find_frames' layouts), at each level of `spp` the scene has; no scene is an error
+    that says how to render them."""
+    from ..io import find_frames
+
+    frames = find_frames(data)
+    names = sorted(frames)[:limit]
+    if not names:
+        raise SystemExit(f"no frames under {data}: render them with `{render_hint}`")
+    for name in names:
+        fs = frames[name]
+        ref = fs.read("ref")["color"]
+        for level in spp:
+            if level not in fs.inputs:
+                continue
+            buf = fs.read(level)
+            buf.sanitize()
+            yield name, level, buf, ref

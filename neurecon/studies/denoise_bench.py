@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from .common import pyplot, write_json, write_text
+from .common import pyplot, test_frames, write_json, write_text
 from .timing import timed
 
 QUALITY = {"oidn": "high", "oidn:fast": "fast"}  # peer method -> OIDN quality mode
@@ -121,16 +121,11 @@ def run(
     """The benchmark on the frames under `data` (the first `limit` scenes); writes denoise.json,
     denoise.md, denoise.png and denoise_report/ into `out` and returns the JSON's content."""
     from .. import peers
-    from ..io import find_frames
     from ..nn.precision import native_bf16
     from ..report import write_report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    frames = find_frames(data)
-    names = sorted(frames)[:limit]
-    if not names:
-        raise SystemExit(f"no frames under {data}: render them with `neurecon render --split test`")
     dens = {m: load_denoiser(m, precision) for m in models}
     peer = (["oidn"] + (["oidn:fast"] if oidn_fast else [])) if peers.available() else []
     methods = ["noisy"] + [f"neurecon:{m}" for m in models] + peer
@@ -139,57 +134,50 @@ def run(
     rows = []
     warm: dict[str, bool] = {}
     report_done = False
-    for name in names:
-        fs = frames[name]
-        ref = fs.read("ref")["color"]
-        for level in spp:
-            if level not in fs.inputs:
-                continue
-            buf = fs.read(level)
-            buf.sanitize()
-            h, w = buf.shape
-            results = {"noisy": (buf["color"], 0.0)}
-            for m, den in dens.items():
-                if not warm.get(m):  # first call allocates; time only warm runs
-                    den.denoise_buffers(buf)
-                    warm[m] = True
-                results[f"neurecon:{m}"] = timed(lambda den=den, buf=buf: den.denoise_buffers(buf), repeat)
-            for meth in peer:
-                results[meth] = timed(
-                    lambda buf=buf, q=QUALITY[meth]: peers.oidn_denoise(
-                        buf["color"], buf["albedo"], buf["normal"], quality=q
-                    )[0],
-                    repeat,
-                )
-            for meth, (img, sec) in results.items():
-                rows.append(
-                    {
-                        "scene": name,
-                        "spp": level,
-                        "method": meth,
-                        "width": w,
-                        "height": h,
-                        **metrics.denoise_metrics(img, ref),
-                        "seconds": sec,
-                        "mpix_per_s": (w * h / 1e6 / sec) if sec else None,
-                    }
-                )
-            if not report_done:
-                write_report(
-                    out / "denoise_report",
-                    {f"noisy {level} spp": buf["color"], **{k: v[0] for k, v in results.items() if k != "noisy"}},
-                    ref,
-                    {k: metrics.denoise_metrics(v[0], ref) for k, v in results.items()},
-                    title=f"{name}, {level} spp",
-                )
-                report_done = True
-            print(
-                f"{name} {level:>3} spp  "
-                + "  ".join(
-                    f"{r['method']}: relMSE {r['relmse']:.4f} DSSIM {r['dssim']:.4f}" for r in rows[-len(results) :]
-                ),
-                flush=True,
+    for name, level, buf, ref in test_frames(data, spp, limit):
+        h, w = buf.shape
+        results = {"noisy": (buf["color"], 0.0)}
+        for m, den in dens.items():
+            if not warm.get(m):  # first call allocates; time only warm runs
+                den.denoise_buffers(buf)
+                warm[m] = True
+            results[f"neurecon:{m}"] = timed(lambda den=den, buf=buf: den.denoise_buffers(buf), repeat)
+        for meth in peer:
+            results[meth] = timed(
+                lambda buf=buf, q=QUALITY[meth]: peers.oidn_denoise(
+                    buf["color"], buf["albedo"], buf["normal"], quality=q
+                )[0],
+                repeat,
             )
+        for meth, (img, sec) in results.items():
+            rows.append(
+                {
+                    "scene": name,
+                    "spp": level,
+                    "method": meth,
+                    "width": w,
+                    "height": h,
+                    **metrics.denoise_metrics(img, ref),
+                    "seconds": sec,
+                    "mpix_per_s": (w * h / 1e6 / sec) if sec else None,
+                }
+            )
+        if not report_done:
+            write_report(
+                out / "denoise_report",
+                {f"noisy {level} spp": buf["color"], **{k: v[0] for k, v in results.items() if k != "noisy"}},
+                ref,
+                {k: metrics.denoise_metrics(v[0], ref) for k, v in results.items()},
+                title=f"{name}, {level} spp",
+            )
+            report_done = True
+        print(
+            f"{name} {level:>3} spp  "
+            + "  ".join(
+                f"{r['method']}: relMSE {r['relmse']:.4f} DSSIM {r['dssim']:.4f}" for r in rows[-len(results) :]
+            ),
+            flush=True,
+        )
 
     summary = summarise(rows, spp, methods)
     ratios = ratios_vs_oidn(summary) if "oidn" in methods else {}
@@ -200,7 +188,7 @@ def run(
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "data": data,
-        "scenes": names,
+        "scenes": sorted({r["scene"] for r in rows}),
         "models": {m: d.card for m, d in dens.items()},
         "precision": {m: d.precision for m, d in dens.items()},
         "native_bf16": native_bf16(),

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from .common import cpu_model, pyplot, write_json, write_text
+from .common import cpu_model, pyplot, test_frames, write_json, write_text
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "denoise_adapt" / "cycles.yaml"
 
@@ -76,33 +76,19 @@ def train_scratch(data: str, frames: int, runs: Path, base: str, source: str, ov
 def evaluate(data: str, methods: dict, spp: list[int], limit: int | None = None) -> list[dict]:
     """Rows of relMSE / DSSIM for every test frame and method. `methods` maps a name to a callable
     Buffers → H×W×3 image."""
-    from ..io import find_frames
-
-    frames = find_frames(data)
-    names = sorted(frames)[:limit]
-    if not names:
-        raise SystemExit(f"no frames under {data}: render them with `neurecon render --renderer cycles --split test`")
     rows = []
-    for name in names:
-        fs = frames[name]
-        ref = fs.read("ref")["color"]
-        for level in spp:
-            if level not in fs.inputs:
-                continue
-            buf = fs.read(level)
-            buf.sanitize()
-            for method, fn in methods.items():
-                t = time.perf_counter()
-                img = fn(buf)
-                sec = time.perf_counter() - t
-                m = metrics.denoise_metrics(img, ref)
-                rows.append({"scene": name, "spp": level, "method": method, "seconds": sec, **m})
-            last = rows[-len(methods) :]
-            print(
-                f"{name} {level:>3} spp  "
-                + "  ".join(f"{r['method']}: {r['relmse']:.4f}/{r['dssim']:.4f}" for r in last),
-                flush=True,
-            )
+    for name, level, buf, ref in test_frames(data, spp, limit, "neurecon render --renderer cycles --split test"):
+        for method, fn in methods.items():
+            t = time.perf_counter()
+            img = fn(buf)
+            sec = time.perf_counter() - t
+            m = metrics.denoise_metrics(img, ref)
+            rows.append({"scene": name, "spp": level, "method": method, "seconds": sec, **m})
+        last = rows[-len(methods) :]
+        print(
+            f"{name} {level:>3} spp  " + "  ".join(f"{r['method']}: {r['relmse']:.4f}/{r['dssim']:.4f}" for r in last),
+            flush=True,
+        )
     return rows
 
 
