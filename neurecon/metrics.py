@@ -90,9 +90,37 @@ def psnr(d, r, data_range: float = 1.0) -> float:
     return float("inf") if m == 0 else 10 * float(np.log10(data_range**2 / m))
 
 
-def denoise_metrics(d, r) -> dict[str, float]:
-    """The denoising report's metrics: relMSE, SMAPE (linear HDR) and DSSIM (tonemapped)."""
-    return {"relmse": relmse(d, r), "smape": smape(d, r), "dssim": dssim(d, r)}
+def flip_available() -> bool:
+    try:
+        import flip_evaluator  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def flip_hdr(test, ref) -> tuple[np.ndarray, float]:
+    """HDR-FLIP (Andersson et al. 2021, the `flip-evaluator` package) of H×W×3 linear images: the
+    magma error map (H×W×3, sRGB in [0, 1]) and the mean error."""
+    import flip_evaluator
+
+    r = np.ascontiguousarray(np.clip(np.nan_to_num(np.asarray(ref)), 0, None), np.float32)
+    t = np.ascontiguousarray(np.clip(np.nan_to_num(np.asarray(test)), 0, None), np.float32)
+    err_map, mean, _ = flip_evaluator.evaluate(r, t, "HDR")
+    return np.asarray(err_map, np.float32), float(mean)
+
+
+def flip(d, r) -> float:
+    """Mean HDR-FLIP error of `d` against `r` (H×W×3 linear)."""
+    return flip_hdr(d, r)[1]
+
+
+def denoise_metrics(d, r, with_flip: bool = False) -> dict[str, float]:
+    """The denoising report's metrics: relMSE, SMAPE (linear HDR), DSSIM (tonemapped) and, with
+    `with_flip`, HDR-FLIP (H×W×3 arrays)."""
+    out = {"relmse": relmse(d, r), "smape": smape(d, r), "dssim": dssim(d, r)}
+    if with_flip:
+        out["flip"] = flip(d, r)
+    return out
 
 
 ERROR_METRICS = ("smape", "relmse", "dssim")

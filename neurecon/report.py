@@ -97,25 +97,6 @@ def display_uri(img: np.ndarray) -> str:
     return png_uri(tonemap_to_ldr(_display(img)))
 
 
-def flip_available() -> bool:
-    try:
-        import flip_evaluator  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def flip_hdr(test: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, float]:
-    """HDR-FLIP (Andersson et al. 2021, the `flip-evaluator` package): the magma error map (H×W×3,
-    sRGB in [0, 1]) and the mean error."""
-    import flip_evaluator
-
-    r = np.ascontiguousarray(np.clip(np.nan_to_num(ref), 0, None), np.float32)
-    t = np.ascontiguousarray(np.clip(np.nan_to_num(test), 0, None), np.float32)
-    err_map, mean, _ = flip_evaluator.evaluate(r, t, "HDR")
-    return np.asarray(err_map, np.float32), float(mean)
-
-
 _PAGE_STYLE = """body{font-family:sans-serif;margin:1.5em;background:#fafafa;color:#222}
 td{text-align:center;padding:4px;vertical-align:top} h2{margin-top:1.6em}
 img{image-rendering:pixelated} table.m td,table.m th{border:1px solid #ccc;padding:4px 10px}
@@ -183,8 +164,8 @@ def frame_section(
                 f"{title}: '{name}' is {img.shape[1]}×{img.shape[0]}, "
                 f"the reference {reference.shape[1]}×{reference.shape[0]}"
             )
-    flip = flip_available() if flip is None else flip
-    flips = {n: flip_hdr(img, reference) for n, img in images.items()} if flip else {}
+    flip = M.flip_available() if flip is None else flip
+    flips = {n: M.flip_hdr(img, reference) for n, img in images.items()} if flip else {}
     if metrics is None:
         metrics = {
             n: {**M.denoise_metrics(img, reference), **({"flip": flips[n][1]} if flip else {})}
@@ -394,11 +375,13 @@ def write_report_dir(
 ) -> tuple[Path, dict]:
     """The report page of report directory `d` (module docstring) written to `out` (default
     d/report.html); returns its path and a summary (frames, runs, metrics, flip)."""
+    from . import metrics as M
+
     d = Path(d)
     if not d.is_dir():
         raise FileNotFoundError(f"{d}: not a directory")
     candidates = [d] + sorted(p for p in d.iterdir() if p.is_dir())
-    sections, images, summary = [], {}, {"frames": {}, "runs": [], "flip": flip_available()}
+    sections, images, summary = [], {}, {"frames": {}, "runs": [], "flip": M.flip_available()}
     for c in candidates:
         found = read_frame_dir(c)
         if found is not None:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurecon import metrics
 from neurecon.buffers import Buffers
 from neurecon.cli import main
 from neurecon.io import write_buffers, write_image
@@ -130,7 +131,7 @@ def test_crops_sit_where_a_method_is_worst_and_flip_is_optional(monkeypatch):
     good = ref.copy()
     good[60:80, 100:120] += 1.0  # the one place a method is wrong (the noisy input is wrong everywhere)
     noisy = (ref * rng.exponential(1, ref.shape)).astype(np.float32)
-    monkeypatch.setattr(report, "flip_available", lambda: False)
+    monkeypatch.setattr(metrics, "flip_available", lambda: False)
     doc, uris = report.frame_section("f", "frame", {"noisy": noisy, "method": good}, ref, crop=32)
     y, x = (int(v) for v in re.search(r"crop 0<br>\(y=(\d+), x=(\d+)\)", doc).groups())
     assert y <= 60 and y + 32 >= 80 and x <= 100 and x + 32 >= 120  # the window holds the whole error

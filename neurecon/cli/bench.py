@@ -19,6 +19,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "denoise": ("denoise.py", "quality and speed of the presets against OIDN on the test split"),
     "speed": ("resolution.py", "throughput and memory at 256² … 4K against OIDN"),
     "evalset": ("evalset.py", "the presets against OIDN on a hand-built family training never sees"),
+    "generalise": ("generalise.py", "home split vs unseen family (vs Cycles): ratios to OIDN and the gap"),
     "onnx": ("onnx_speed.py", "onnxruntime against torch and OIDN: agreement and throughput"),
     "temporal": ("temporal.py", "flicker of single-frame and temporal denoisers against OIDN"),
     "sources": ("sources.py", "adapting the default to Cycles with N frames vs scratch vs OIDN (Fig. 11)"),

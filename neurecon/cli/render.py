@@ -20,6 +20,12 @@ def add_parser(sub) -> None:
     r.add_argument("--seed", type=int, default=0, help="first scene seed inside the split's range")
     r.add_argument("--sampler", choices=["independent", "ldsampler"], default="independent")
     r.add_argument(
+        "--generator",
+        choices=["procedural", "grammar"],
+        default="procedural",
+        help="procedural scenes: the original generator, or the wider scene grammar (recipes kept in metadata.json)",
+    )
+    r.add_argument(
         "--renderer",
         choices=["mitsuba", "cycles"],
         default=None,
@@ -97,7 +103,9 @@ def add_parser(sub) -> None:
     o.add_argument("--layout", choices=["hemisphere", "sphere"], default="hemisphere")
     o.add_argument("--ground", type=float, default=0.7, help="probability of a ground disk under a subject")
     o.add_argument("--distance", type=float, default=6.0, help="light distance from the subject's centre")
-    o.add_argument("--threads", type=int, default=0, help="Dr.Jit (OLAT) or Cycles render threads (0 = their default)")
+    o.add_argument(
+        "--threads", type=int, default=0, help="render threads (Dr.Jit for Mitsuba, or Cycles; 0 = all cores)"
+    )
     r.add_argument(
         "--recipe",
         metavar="CONFIG",
@@ -311,6 +319,7 @@ def run(a) -> int:
         renderer=renderer,
         blend=list(a.blend or []),
         threads=a.threads,
+        generator=a.generator,
     )
     meta = run_job(job, progress=not a.quiet)
     print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['renderer']} ({meta['variant']})")

@@ -24,6 +24,7 @@ from .mitsuba_backend import current_variant, mitsuba, render_buffers
 from .scenes import SAMPLERS, random_scene
 
 RENDERERS = ("mitsuba", "cycles")
+GENERATORS = ("procedural", "grammar")
 
 SPLIT_SEED_BASE = {"train": 0, "valid": 100_000, "test": 200_000}
 NOISY_PLANES = ["color", "albedo", "normal", "depth", "position", "color_var", "albedo_var", "normal_var"]
@@ -43,7 +44,8 @@ class RenderJob:
     overwrite: bool = False
     renderer: str = "mitsuba"
     blend: list[str] = field(default_factory=list)  # cycles: user .blend files instead of procedural scenes
-    threads: int = 0  # cycles: render threads (0 = Blender's choice)
+    threads: int = 0  # render threads (0 = the renderer's choice: all cores)
+    generator: str = "procedural"  # mitsuba: scenes.random_scene, or "grammar" (render.grammar: wider, recipes kept)
 
     def validate(self) -> None:
         """A clear ValueError for a job that cannot render (before Mitsuba is loaded)."""
@@ -58,6 +60,10 @@ class RenderJob:
             raise ValueError("--sampler applies to Mitsuba; Cycles renders with its own default sampling pattern")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler '{self.sampler}'; choose from {', '.join(SAMPLERS)}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"unknown scene generator '{self.generator}'; choose from {', '.join(GENERATORS)}")
+        if self.generator != "procedural" and self.renderer != "mitsuba":
+            raise ValueError(f"the {self.generator} generator renders with Mitsuba")
         if self.split not in SPLIT_SEED_BASE:
             raise ValueError(f"unknown split '{self.split}'; choose from {', '.join(SPLIT_SEED_BASE)}")
         checked = [("scenes", self.scenes), ("ref_spp", self.ref_spp)]
@@ -85,8 +91,12 @@ class RenderJob:
         return Path(self.out) / self.split
 
 
-def scene_name(scene_seed: int, sampler: str) -> str:
-    return f"scene{scene_seed:06d}" + ("" if sampler == "independent" else f"_{sampler}")
+def scene_name(scene_seed: int, sampler: str, generator: str = "procedural") -> str:
+    return (
+        f"scene{scene_seed:06d}"
+        + ("" if generator == "procedural" else f"_{generator}")
+        + ("" if sampler == "independent" else f"_{sampler}")
+    )
 
 
 def blend_name(path: str) -> str:
@@ -94,7 +104,7 @@ def blend_name(path: str) -> str:
 
 
 def job_scene_name(job: RenderJob, scene_id: int) -> str:
-    return blend_name(job.blend[scene_id]) if job.blend else scene_name(scene_id, job.sampler)
+    return blend_name(job.blend[scene_id]) if job.blend else scene_name(scene_id, job.sampler, job.generator)
 
 
 def render_cycles_scene(job: RenderJob, scene_id: int) -> dict:
@@ -132,8 +142,15 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
         return render_cycles_scene(job, scene_seed)
 
     mi = mitsuba()
-    name = scene_name(scene_seed, job.sampler)
-    scene = mi.load_dict(random_scene(scene_seed, job.size, job.sampler))
+    name = job_scene_name(job, scene_seed)
+    recipe = None
+    if job.generator == "grammar":
+        from .grammar import build_scene, sample_recipe
+
+        recipe = sample_recipe(scene_seed, job.size)
+        scene = mi.load_dict(build_scene(recipe, SAMPLERS[job.sampler]))
+    else:
+        scene = mi.load_dict(random_scene(scene_seed, job.size, job.sampler))
     times = {}
     for level, spp in enumerate(job.spp):
         t = time.perf_counter()
@@ -144,7 +161,7 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
     ref = render_buffers(scene, job.ref_spp, seed=scene_seed * 16 + 15)
     write_oidn_frame(job.directory, name, "ref", ref.subset(["color", "albedo", "normal", "depth"]))
     times["ref"] = round(time.perf_counter() - t, 3)
-    return {
+    rec = {
         "name": name,
         "seed": scene_seed,
         "size": job.size,
@@ -153,6 +170,9 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
         "sampler": job.sampler,
         "seconds": times,
     }
+    if recipe is not None:  # what the scene is, re-renderable without the generator's random draws
+        rec.update(generator=job.generator, recipe=recipe)
+    return rec
 
 
 def _done(job: RenderJob, scene_seed: int) -> bool:
@@ -172,6 +192,10 @@ def run(job: RenderJob, progress: bool = True) -> dict:
         require_bpy()
     else:
         mitsuba()
+        if job.threads:
+            import drjit as dr
+
+            dr.set_thread_count(job.threads)
     meta_path = job.directory / (
         f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json"
     )

@@ -36,11 +36,7 @@ TILE = 16
 
 
 def _flip():
-    try:
-        import flip_evaluator as flip
-    except ImportError:
-        return None
-    return lambda d, r: float(flip.evaluate(np.clip(r, 0, None), np.clip(d, 0, None), "HDR")[1])
+    return metrics.flip if metrics.flip_available() else None
 
 
 def _t(a: np.ndarray) -> torch.Tensor:

@@ -43,16 +43,7 @@ METHODS_ORDER = ["noisy", "oidn", "single", "temporal_m1", "temporal_m3", "tempo
 
 
 def _flip_fn():
-    try:
-        import flip_evaluator  # noqa: F401
-    except ImportError:
-        return None
-    import flip_evaluator as flip
-
-    def score(d, r):
-        return float(flip.evaluate(np.clip(r, 0, None), np.clip(d, 0, None), "HDR")[1])
-
-    return score
+    return metrics.flip if metrics.flip_available() else None
 
 
 def load_sequence(seq_dir: Path, spp: int) -> tuple[list[Buffers], list[np.ndarray], dict]:

@@ -68,6 +68,8 @@ RENDER_KEYS = {
     "olat",
     "renderer",
     "blend",
+    "generator",
+    "threads",
 }
 # `kind` of a render job: denoise (the default: neurecon.render.dataset) or olat (a virtual light
 # stage, neurecon.render.olat; its light-stage options go under `olat:` and are checked there)
