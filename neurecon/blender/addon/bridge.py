@@ -14,6 +14,7 @@ import importlib.util
 import io
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -251,10 +252,13 @@ def resolve_runner(python_path: str, in_process: bool, timeout: float = 1800, th
     """The configured interpreter if one is set; else Blender's own Python, in its process when
     allowed (neurecon importable there), else as a child. Raises when neither has neurecon."""
     if python_path:
-        return Runner(os.path.abspath(os.path.expanduser(python_path)), timeout, threads)
+        path = os.path.expanduser(python_path)
+        # a bare command name (python3) is looked up on PATH, as a shell would
+        path = (shutil.which(path) or path) if os.sep not in path else os.path.abspath(path)
+        return Runner(path, timeout, threads)
     if importlib.util.find_spec("neurecon") is None:
         raise BridgeError(
             f"neurecon not found: Blender's Python ({sys.executable}) cannot import it; set the Python of a neurecon "
-            "installation in Edit › Preferences › Add-ons › neurecon"
+            "installation in Edit › Preferences › Add-ons › neurecon Denoiser"
         )
     return Runner(None if in_process else sys.executable, timeout, threads)

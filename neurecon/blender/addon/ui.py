@@ -121,8 +121,16 @@ def _multilayer_exr(scene):
 
 
 def _load_image(path: str, name: str, pack: bool, sequence: bool = False):
-    """`path` as the image datablock `name` (replacing an older one), shown in open Image Editors."""
+    """`path` as the image datablock `name`, replacing an older one; shown in the Image Editors
+    that showed the render, the older one or nothing (not in those showing other images)."""
     old = bpy.data.images.get(name)
+    spaces = [
+        area.spaces.active
+        for window in getattr(bpy.context.window_manager, "windows", [])
+        for area in window.screen.areas
+        if area.type == "IMAGE_EDITOR"
+    ]
+    spaces = [sp for sp in spaces if sp.image is None or sp.image == old or sp.image.type == "RENDER_RESULT"]
     if old is not None:
         bpy.data.images.remove(old)
     img = bpy.data.images.load(path, check_existing=False)
@@ -131,30 +139,33 @@ def _load_image(path: str, name: str, pack: bool, sequence: bool = False):
         img.source = "SEQUENCE"
     if pack:
         img.pack()
-    for window in getattr(bpy.context.window_manager, "windows", []):
-        for area in window.screen.areas:
-            if area.type == "IMAGE_EDITOR":
-                area.spaces.active.image = img
+    for sp in spaces:
+        sp.image = img
     return img
 
 
-class NEURECON_OT_denoise_render(bpy.types.Operator):
-    """Denoise the last render (Render Result) with neurecon into a new image"""
-
-    bl_idname = "neurecon.denoise_render"
-    bl_label = "Denoise Last Render"
-    bl_options = {"REGISTER"}
+class _ReportingOperator:
+    """execute(): the subclass's `_run`, whose message is reported; a BridgeError is the user's to
+    act on, reported as an error."""
 
     def execute(self, context):
         try:
-            message = self._denoise(context)
+            message = self._run(context)
         except bridge.BridgeError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
         self.report({"INFO"}, message)
         return {"FINISHED"}
 
-    def _denoise(self, context) -> str:
+
+class NEURECON_OT_denoise_render(_ReportingOperator, bpy.types.Operator):
+    """Denoise the last render (Render Result) with neurecon into a new image"""
+
+    bl_idname = "neurecon.denoise_render"
+    bl_label = "Denoise Last Render"
+    bl_options = {"REGISTER"}
+
+    def _run(self, context) -> str:
         scene, settings = context.scene, context.scene.neurecon
         result = next((im for im in bpy.data.images if im.type == "RENDER_RESULT"), None)
         if result is None:
@@ -166,9 +177,7 @@ class NEURECON_OT_denoise_render(bpy.types.Operator):
                 with _multilayer_exr(scene):
                     result.save_render(noisy, scene=scene)
             except RuntimeError:  # "Image 'Render Result' does not have any image data"
-                raise bridge.BridgeError(
-                    "no render to denoise: render an image first (Render › Render Image)"
-                ) from None
+                raise bridge.BridgeError(NO_RENDER) from None
             bridge.check_passes(bridge.exr_channels(noisy), layer)
             out = bpy.path.abspath(settings.output_path) or os.path.join(tmp, "denoised.exr")
             model = _model(settings)
@@ -183,23 +192,14 @@ class NEURECON_OT_denoise_render(bpy.types.Operator):
         return f"denoised {w}×{h} with {os.path.basename(model)}{lam} {took} → image '{img.name}'"
 
 
-class NEURECON_OT_denoise_animation(bpy.types.Operator):
+class NEURECON_OT_denoise_animation(_ReportingOperator, bpy.types.Operator):
     """Denoise the rendered multi-layer EXR frames of the scene's frame range with neurecon"""
 
     bl_idname = "neurecon.denoise_animation"
     bl_label = "Denoise Rendered Animation"
     bl_options = {"REGISTER"}
 
-    def execute(self, context):
-        try:
-            message = self._denoise(context)
-        except bridge.BridgeError as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        self.report({"INFO"}, message)
-        return {"FINISHED"}
-
-    def _denoise(self, context) -> str:
+    def _run(self, context) -> str:
         scene, settings = context.scene, context.scene.neurecon
         frames = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
         if settings.sequence_input:
@@ -227,19 +227,14 @@ class NEURECON_OT_denoise_animation(bpy.types.Operator):
         return f"denoised {len(paths)} frames with {how} in {seconds:.1f} s ({runner.where}) → {out_dir}"
 
 
-class NEURECON_OT_check(bpy.types.Operator):
+class NEURECON_OT_check(_ReportingOperator, bpy.types.Operator):
     """Show which neurecon the add-on runs, or why it finds none"""
 
     bl_idname = "neurecon.check_installation"
     bl_label = "Check neurecon"
 
-    def execute(self, context):
-        try:
-            self.report({"INFO"}, _runner(context).version())
-        except bridge.BridgeError as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        return {"FINISHED"}
+    def _run(self, context) -> str:
+        return _runner(context).version()
 
 
 class RENDER_PT_neurecon(bpy.types.Panel):
