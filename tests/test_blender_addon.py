@@ -202,7 +202,7 @@ def test_the_addon_imports_only_itself_and_bpy_at_registration():
 
 
 def test_zip_holds_the_addon_with_consistent_versions(tmp_path, capsys):
-    import tomllib
+    import re
 
     import neurecon
     from neurecon.blender import ADDON_MODULE
@@ -213,7 +213,8 @@ def test_zip_holds_the_addon_with_consistent_versions(tmp_path, capsys):
     assert "Install from Disk" in capsys.readouterr().out
     with zipfile.ZipFile(path) as z:
         names = sorted(z.namelist())
-        manifest = tomllib.loads(z.read(f"{ADDON_MODULE}/blender_manifest.toml").decode())
+        # its top-level strings (Python 3.10 has no tomllib; Blender's parse is the extension test's)
+        manifest = dict(re.findall(r'^(\w+) = "(.*)"$', z.read(f"{ADDON_MODULE}/blender_manifest.toml").decode(), re.M))
         init = ast.parse(z.read(f"{ADDON_MODULE}/__init__.py").decode())
     assert names == sorted(f"{ADDON_MODULE}/{f.name}" for f in ADDON.iterdir() if f.suffix in (".py", ".toml"))
     assert f"{ADDON_MODULE}/__init__.py" in names and f"{ADDON_MODULE}/bridge.py" in names
@@ -270,6 +271,10 @@ def test_addon_installs_as_an_extension(tmp_path):
     assert rec["module"] == "bl_ext.user_default.neurecon_blender" and rec["enabled"]
     assert rec["operators"] == ["check_installation", "denoise_animation", "denoise_render"]
     assert rec["check"] == ["FINISHED"]
+    panel = ["model", "lam", "output_path", "neurecon.denoise_render", "window", "sequence_input", "sequence_output"]
+    panel += ["neurecon.denoise_animation"]
+    prefs = ["python_path", "in_process", "threads", "timeout", "neurecon.check_installation"]
+    assert rec["drawn"] == ["label", *panel, *panel, *prefs]  # the warning label while Denoising Data is off
     assert "neurecon Python not found: /nonexistent/python" in rec["bad_python_error"]
 
 
@@ -323,6 +328,57 @@ def test_addon_denoises_a_cycles_render_and_sequence_in_blender(tmp_path):
         assert relmse(out, seq_ref) < 0.5 * relmse(seq_noisy, seq_ref), f
 
 
+class _Layout:
+    """What a panel's draw() asks of Blender's UILayout, which headless Blender cannot create: each
+    property and operator it names is checked against the real RNA and recorded."""
+
+    def __init__(self, drawn: list):
+        self.drawn, self.use_property_split, self.active = drawn, False, True
+
+    def prop(self, data, name, **_):
+        assert name in data.bl_rna.properties, name
+        self.drawn.append(name)
+
+    def operator(self, idname, **_):
+        import bpy
+
+        group, op = idname.split(".")
+        assert hasattr(getattr(bpy.ops, group), op), idname
+        self.drawn.append(idname)
+
+    def row(self, **_):
+        return self
+
+    column = row
+
+    def label(self, **_):
+        self.drawn.append("label")
+
+    def separator(self, **_):
+        pass
+
+
+class _Drawing:
+    """`obj` (a panel or the add-on's preferences) with a recording layout."""
+
+    def __init__(self, obj, layout: _Layout):
+        self._obj, self.layout = obj, layout
+
+    def __getattr__(self, name):
+        return getattr(self._obj, name)
+
+
+def _draw_panels(ui, prefs) -> list[str]:
+    import bpy
+
+    drawn: list[str] = []
+    ui.RENDER_PT_neurecon.draw(_Drawing(None, _Layout(drawn)), bpy.context)
+    bpy.context.view_layer.cycles.denoising_store_passes = True  # no warning label then
+    ui.RENDER_PT_neurecon.draw(_Drawing(None, _Layout(drawn)), bpy.context)
+    ui.NeureconPreferences.draw(_Drawing(prefs, _Layout(drawn)), bpy.context)
+    return drawn
+
+
 def _blender_child(mode: str, zip_path: str, work_dir: str) -> None:
     """In the child: enable the add-on, render, run its operators; what the test checks goes into
     WORK/MODE.json and image files beside it."""
@@ -361,6 +417,7 @@ def _blender_child(mode: str, zip_path: str, work_dir: str) -> None:
     lap("enable")
     if mode == "extension":
         rec["operators"] = sorted(n for n in dir(bpy.ops.neurecon) if not n.startswith("_"))
+        rec["drawn"] = _draw_panels(sys.modules[f"{module}.ui"], prefs)
         rec["check"] = sorted(bpy.ops.neurecon.check_installation())
         prefs.python_path = "/nonexistent/python"
         rec["bad_python_error"] = error_of(bpy.ops.neurecon.check_installation)
