@@ -74,6 +74,31 @@ def test_denoise_multilayer_and_separate_files_agree(tmp_path, frame, model_pt):
     np.testing.assert_allclose(a, api, atol=1e-6)
 
 
+def test_denoise_layer_picks_a_cycles_view_layer(tmp_path, frame, model_pt, capsys):
+    """Blender writes every enabled view layer into one file: --layer names the one to denoise."""
+    from neurecon.io.exr import read_exr_channels, write_exr_channels
+    from neurecon.io.layouts import buffers_to_channels
+
+    write_buffers(tmp_path / "one.exr", frame, style="cycles")
+    other = Buffers(**{n: frame[n][::-1].copy() for n in frame.names()})
+    channels = {k.replace("ViewLayer.", "Fg.", 1): v for k, v in buffers_to_channels(frame, "cycles").items()}
+    channels |= {k.replace("ViewLayer.", "Bg.", 1): v for k, v in buffers_to_channels(other, "cycles").items()}
+    write_exr_channels(tmp_path / "two.exr", channels)
+    assert sorted(read_exr_channels(tmp_path / "two.exr")) == sorted(channels)
+
+    def run(src, out, *extra):
+        return main(["denoise", str(tmp_path / src), "-o", str(tmp_path / out), "--model", str(model_pt), *extra])
+
+    assert run("two.exr", "x.exr") == 2
+    assert "several Cycles view layers (Bg, Fg)" in capsys.readouterr().err
+    assert run("one.exr", "ref.exr") == 0 and run("two.exr", "fg.exr", "--layer", "Fg") == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "fg.exr"), read_image(tmp_path / "ref.exr"))
+    assert run("two.exr", "bg.exr", "--layer", "Bg") == 0
+    assert not np.array_equal(read_image(tmp_path / "bg.exr"), read_image(tmp_path / "ref.exr"))
+    assert run("two.exr", "y.exr", "--layer", "Mid") == 2
+    assert "no Cycles view layer 'Mid'; found: Bg, Fg" in capsys.readouterr().err
+
+
 def test_denoise_missing_buffer_names_what_it_got(tmp_path, frame, model_pt, capsys):
     write_image(tmp_path / "c.exr", frame["color"])
     assert (

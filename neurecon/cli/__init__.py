@@ -13,9 +13,39 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import adapt, bench, demo, denoise, errormap, export, inspect, lambda_, relight, render, report, train, upscale
+from . import (
+    adapt,
+    bench,
+    blender_addon,
+    demo,
+    denoise,
+    errormap,
+    export,
+    inspect,
+    lambda_,
+    relight,
+    render,
+    report,
+    train,
+    upscale,
+)
 
-VERBS = [render, inspect, train, adapt, denoise, errormap, lambda_, demo, report, bench, export, upscale, relight]
+VERBS = [
+    render,
+    inspect,
+    train,
+    adapt,
+    denoise,
+    errormap,
+    lambda_,
+    demo,
+    report,
+    bench,
+    export,
+    upscale,
+    relight,
+    blender_addon,
+]
 
 # what a user can cause: bad input (ValueError, incl. BufferError and CheckpointError), files and
 # disks (OSError: missing, unwritable, full), memory, library errors on broken files (OpenEXR and

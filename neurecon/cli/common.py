@@ -24,6 +24,11 @@ def add_frame_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--alb", help="albedo image")
     p.add_argument("--nrm", help="normal image")
     p.add_argument("--var", help="colour variance image")
+    p.add_argument(
+        "--layer",
+        default=None,
+        help="the Cycles view layer to read when a multi-layer EXR holds several (Blender writes every enabled one)",
+    )
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -45,15 +50,23 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def read_frame(
-    path: str | None, hdr: str | None = None, alb: str | None = None, nrm: str | None = None, var: str | None = None
+    path: str | None,
+    hdr: str | None = None,
+    alb: str | None = None,
+    nrm: str | None = None,
+    var: str | None = None,
+    layer: str | None = None,
 ) -> Buffers:
-    """One frame: the multi-layer EXR `path`, or (`path` None) OIDN-style separate files."""
+    """One frame: the multi-layer EXR `path` (its Cycles view layer `layer`), or (`path` None)
+    OIDN-style separate files."""
     from ..io import read_buffers, read_image
 
     if path and hdr:
         raise ValueError("give either a multi-layer EXR or --hdr (with --alb/--nrm/--var), not both")
     if path:
-        return read_buffers(path)
+        return read_buffers(path, layer=layer)
+    if layer:
+        raise ValueError("--layer picks a view layer of a multi-layer EXR, not of --hdr files")
     if not hdr:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
     buf = Buffers(color=read_image(hdr))
@@ -78,7 +91,7 @@ def dataset_source(path: str) -> str | None:
 
 
 def read_frame_args(a: argparse.Namespace, path: str | None) -> Buffers:
-    return read_frame(path, a.hdr, a.alb, a.nrm, a.var)
+    return read_frame(path, a.hdr, a.alb, a.nrm, a.var, a.layer)
 
 
 def check_output_dir(directory: str | os.PathLike) -> Path:
