@@ -96,6 +96,25 @@ def test_meshes_are_valid_and_tubes_have_their_radius():
     np.testing.assert_allclose(np.linalg.norm(v.reshape(3, 8, 3) - path[:, None], axis=-1), 0.05, rtol=1e-5)
 
 
+def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
+    return float(np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6)
+
+
+def test_closed_meshes_face_outward_with_their_volume():
+    # one-sided BSDFs are black seen from inside: a closed mesh's signed volume is positive and its volume
+    assert signed_volume(*meshes.box()[:2]) == pytest.approx(8.0, rel=1e-6)
+    assert signed_volume(*meshes.uv_sphere(96, 48)[:2]) == pytest.approx(4 / 3 * np.pi, rel=0.01)
+    r = 0.3
+    assert signed_volume(*meshes.torus(r, 96, 48)[:2]) == pytest.approx(2 * np.pi**2 * r**2, rel=0.01)
+    for mesh in (meshes.lumpy(1), meshes.displaced(2, 0.2)):
+        assert signed_volume(*mesh[:2]) > 3.0
+    path = np.array([[0, 0, 0], [0, 1, 0], [0, 2, 0]], float)
+    v, f, _ = meshes.tube(path, 0.1, sides=8)
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    off_axis = v[f].mean(1) * [1, 0, 1]
+    assert ((n * off_axis).sum(1) > 0).all()  # an open tube's faces point away from its axis
+
+
 def test_pattern_textures_are_normalised_and_a_flat_height_gives_an_upright_normal_map():
     for kind in textures.PATTERNS:
         p = textures.pattern({"kind": kind, "seed": 3, "scale": 1.0}, n=64)

@@ -34,7 +34,7 @@ def uv_sphere(nu: int = 48, nv: int = 24, radius=1.0) -> Mesh:
     pts = np.stack([r * np.sin(V) * np.cos(U), r * np.cos(V), r * np.sin(V) * np.sin(U)], -1)
     faces, uv = grid(nu, nv, wrap_u=True)
     verts = pts.reshape(-1, 3).astype(np.float32)
-    return verts, drop_degenerate(verts, faces), uv
+    return verts, drop_degenerate(verts, faces[:, ::-1]), uv  # outward: one-sided BSDFs are black from inside
 
 
 def drop_degenerate(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -49,7 +49,7 @@ def torus(minor: float, nu: int = 48, nv: int = 24) -> Mesh:
     U, V = np.meshgrid(u, v)
     pts = np.stack([(1 + minor * np.cos(V)) * np.cos(U), minor * np.sin(V), (1 + minor * np.cos(V)) * np.sin(U)], -1)
     faces, uv = grid(nu, nv, wrap_u=True)
-    return pts.reshape(-1, 3).astype(np.float32), faces, uv
+    return pts.reshape(-1, 3).astype(np.float32), faces, uv  # outward as the grid winds it
 
 
 def box() -> Mesh:
@@ -68,6 +68,9 @@ def box() -> Mesh:
     verts = np.concatenate(quads).astype(np.float32)
     base = np.arange(6)[:, None] * 4
     faces = np.concatenate([base + [0, 1, 2], base + [0, 2, 3]]).astype(np.uint32)
+    e1, e2 = verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]]
+    inward = (np.cross(e1, e2) * verts[faces].mean(1)).sum(1) < 0  # convex about the origin
+    faces[inward] = faces[inward][:, ::-1]
     uv = np.tile(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32), (6, 1))
     return verts, faces, uv
 
@@ -84,7 +87,7 @@ def tube(path: np.ndarray, radius: float, sides: int = 6) -> Mesh:
     ring = np.cos(ang)[None, :, None] * n1[:, None] + np.sin(ang)[None, :, None] * n2[:, None]
     verts = (path[:, None] + radius * ring).reshape(-1, 3).astype(np.float32)
     faces, uv = grid(sides, len(path), wrap_u=True)
-    return verts, faces, uv
+    return verts, np.ascontiguousarray(faces[:, ::-1]), uv  # outward
 
 
 def card(w: float = 1.0, h: float = 1.0) -> Mesh:
