@@ -75,10 +75,9 @@ def summarise(rows: list[dict], methods: list[str], spp: list[int]) -> dict:
             e: dict = {"scenes": len(sel)}
             for k in SCORES:
                 e[f"geomean_{k}"] = geomean(r[f"{k}_vs_oidn"] for r in sel)
-            worst = max(sel, key=lambda r: r["relmse_vs_oidn"])
-            e["worst_relmse"] = {"scene": worst["scene"], "ratio": worst["relmse_vs_oidn"]}
-            worst = max(sel, key=lambda r: r["dssim_vs_oidn"])
-            e["worst_dssim"] = {"scene": worst["scene"], "ratio": worst["dssim_vs_oidn"]}
+            for k in ("relmse", "dssim"):
+                worst = max(sel, key=lambda r: r[f"{k}_vs_oidn"])
+                e[f"worst_{k}"] = {"scene": worst["scene"], "ratio": worst[f"{k}_vs_oidn"]}
             e["ahead_on"] = sum(r["relmse_vs_oidn"] < 1 and r["dssim_vs_oidn"] < 1 for r in sel)
             out[f"{m}@{s}"] = e
     return out
