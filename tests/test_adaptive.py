@@ -10,6 +10,7 @@ from neurecon.render.adaptive import (
     SceneLoadError,
     adaptive_render,
     allocate,
+    bands,
     pass_schedule,
     pass_seed,
     uniform_guide,
@@ -255,3 +256,115 @@ def test_adaptive_loop_places_samples_by_the_guide(cornell):
     half = cornell.width // 2
     assert c[:, :half].mean() > 4 * c[:, half:].mean()
     assert res.stats.total == 16 * c.size
+
+
+def test_two_passes_equal_one_pass_of_the_summed_counts_on_a_constant_scene(rng):
+    r = AdaptiveRenderer(constant_scene())
+    c1, c2 = rng.integers(0, 5, r.shape), rng.integers(0, 9, r.shape)
+    two = r.render_counts(c1, seed=3)
+    two += r.render_counts(c2, seed=3)
+    one = r.render_counts(c1 + c2, seed=3)
+    assert np.array_equal(two.counts, one.counts)
+    for name in PLANES:
+        assert np.array_equal(two.mean(name), one.mean(name)), name
+        assert np.array_equal(two.variance_of_mean(name), one.variance_of_mean(name)), name
+
+
+# work units and sharding -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("band", [1, 7, 40, 10_000])
+def test_bands_tile_the_frame_in_order_within_the_sample_limit(rng, band):
+    c = rng.integers(0, 6, (9, 11))
+    c[3] = 0  # an empty row
+    c[5, 4] = 60  # one pixel above small limits: a unit of its own
+    units = bands(c, band)
+    flat = c.ravel()
+    assert units[0][0] == 0 and units[-1][1] == c.size
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(units, units[1:], strict=False))
+    for lo, hi in units:
+        assert flat[lo:hi].sum() <= band or hi - lo == 1
+        if c.sum(1).max() <= band:  # every row fits: units are whole rows
+            assert lo % c.shape[1] == 0 and hi % c.shape[1] == 0
+    assert len(bands(c, 10_000)) == 1
+
+
+def test_units_rendered_apart_pool_to_the_samples_of_the_whole_pass(cornell, rng):
+    counts = rng.integers(0, 9, cornell.shape)
+    small = AdaptiveRenderer(cornell_dict(), band_samples=50).render_counts(counts, seed=11)
+    assert len(bands(counts, 50)) > 4
+    # each unit's samples are its own seeds' samples, reduced exactly
+    flat = counts.ravel()
+    for b, (lo, hi) in enumerate(bands(counts, 50)):
+        pixels = np.repeat(np.arange(lo, hi, dtype=np.uint32), flat[lo:hi])
+        _, values = cornell.trace(pixels, pass_seed(11, b))
+        v = np.stack([np.asarray(x, np.float64) for x in values], 1)
+        total = np.zeros((hi - lo, 13))
+        np.add.at(total, pixels - lo, v)
+        got = np.concatenate([small.sums[n].reshape(-1, ch)[lo:hi] for n, ch in PLANES.items()], 1)
+        np.testing.assert_allclose(got, total, rtol=1e-12, atol=1e-12)
+
+
+def test_two_worker_processes_give_bit_identical_statistics(rng):
+    from functools import partial
+
+    from neurecon.render.shard import PooledRenderer
+
+    counts = rng.integers(0, 7, (16, 16))
+    local = AdaptiveRenderer(cornell_dict(16), band_samples=64)
+    want = local.render_counts(counts, seed=9)
+    loop = adaptive_render(local, 4, variance_guide, seed=2)
+    with PooledRenderer(partial(cornell_dict, 16), workers=2, band_samples=64) as pool:
+        got = pool.render_counts(counts, seed=9)
+        pooled_loop = adaptive_render(pool, 4, variance_guide, seed=2)
+    assert np.array_equal(got.counts, want.counts)
+    for name in PLANES:
+        assert np.array_equal(got.sums[name], want.sums[name]), name
+        assert np.array_equal(got.squares[name], want.squares[name]), name
+    # the whole loop: same guide maps, same allocations, same statistics
+    assert all(np.array_equal(a, b) for a, b in zip(pooled_loop.counts, loop.counts, strict=True))
+    for name in PLANES:
+        assert np.array_equal(pooled_loop.stats.sums[name], loop.stats.sums[name]), name
+
+
+def test_shard_files_merge_to_the_unsharded_pass(rng, tmp_path):
+    from neurecon.render.shard import merge_shards, render_shard
+
+    cornell = AdaptiveRenderer(cornell_dict(), band_samples=60)
+    counts = rng.integers(0, 9, cornell.shape)
+    want = cornell.render_counts(counts, seed=4)
+    paths = [tmp_path / f"part{i}.npz" for i in range(3)]
+    assert sum(render_shard(cornell, counts, 4, (i, 3), p) for i, p in enumerate(paths)) == len(bands(counts, 60))
+    got = merge_shards(reversed(paths))  # any order
+    assert np.array_equal(got.counts, counts)
+    for name in PLANES:
+        assert np.array_equal(got.sums[name], want.sums[name]) and np.array_equal(got.squares[name], want.squares[name])
+    with pytest.raises(ValueError, match="2/3 are missing"):
+        merge_shards(paths[:2])
+    with pytest.raises(ValueError, match="given twice"):
+        merge_shards([paths[0], paths[0], paths[1], paths[2]])
+    other = tmp_path / "other.npz"
+    render_shard(cornell, counts, 5, (2, 3), other)  # another seed: another pass
+    with pytest.raises(ValueError, match="another pass"):
+        merge_shards([paths[0], paths[1], other])
+
+
+def test_render_cli_shards_and_merges_a_frame(tmp_path):
+    from neurecon.cli import main
+    from neurecon.io import read_exr_channels
+
+    path = tmp_path / "const.xml"
+    path.write_text(CONST_XML)
+    common = ["render", "--scene", str(path), "--size", "64", "--spp", "65", "--quiet"]  # 96×64×65: 2 units
+    whole, merged = tmp_path / "whole.exr", tmp_path / "merged.exr"
+    assert main([*common, "-o", str(whole)]) == 0
+    parts = [str(tmp_path / f"p{i}.npz") for i in range(2)]
+    for i, p in enumerate(parts):
+        assert main([*common, "--shard", f"{i}/2", "-o", p]) == 0
+    assert all(np.load(p)["count"].size > 0 for p in parts)  # both shards rendered something
+    assert main(["render", "--merge", *parts, "-o", str(merged), "--quiet"]) == 0
+    a, b = read_exr_channels(whole), read_exr_channels(merged)
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    assert np.all(b["spp.Y"] == 65)
+    assert main([*common, "--shard", "0/2", "-o", str(tmp_path / "x.exr")]) == 2  # a shard is an npz
+    assert main([*common, "--shard", "0/2", "--adaptive", "-o", parts[0]]) == 2

@@ -20,6 +20,7 @@ def record(uniform_relmse, ratio, spearman=0.7, seconds=1.0):
         rec[budget]["timing"] = {
             "adaptive_seconds_per_sample": seconds * 1.2,
             "uniform_seconds_per_sample": seconds,
+            "one_pass_seconds_per_sample": seconds * 1.1,
             "mitsuba_seconds_per_sample": seconds / 2,
         }
     return {"budgets": rec, "spearman": {"smape": spearman, "relmse": spearman, "dssim": spearman}}
@@ -34,6 +35,7 @@ def test_summary_is_relative_to_uniform_per_scene():
     assert s[64]["uniform"]["relmse"]["mean"] == pytest.approx(1.0)
     assert s[16]["time_per_sample"]["smape_loop_vs_uniform"] == pytest.approx(1.2)
     assert s[16]["time_per_sample"]["uniform_vs_mitsuba_uniform"] == pytest.approx(2.0)
+    assert s[16]["time_per_sample"]["smape_loop_vs_its_samples_in_one_pass"] == pytest.approx(1.2 / 1.1)
     assert t_ratio(s) == pytest.approx(1.2)
     assert s["spearman_per_tile"]["smape"] == pytest.approx(0.7)
     t = targets(s, (16, 64))

@@ -6,6 +6,8 @@ adaptive sampling (`--adaptive`)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def add_parser(sub) -> None:
     r = sub.add_parser("render", help="render a procedural Mitsuba dataset in OIDN's layout")
@@ -40,7 +42,11 @@ def add_parser(sub) -> None:
         help="render these .blend files with Cycles (their camera, lights, materials; --size overrides "
         "the resolution) instead of procedural scenes",
     )
-    r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
+    r.add_argument(
+        "--shard",
+        default="0/1",
+        help="render scenes k with k %% N == i (one frame: its row bands k with k %% N == i, into -o part.npz)",
+    )
     r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
     r.add_argument(
         "--sequence",
@@ -83,6 +89,19 @@ def add_parser(sub) -> None:
     f.add_argument("--predictor", default=None, help="--adaptive: error predictor (shipped name or .pt)")
     f.add_argument("--model", default=None, help="--adaptive: the denoiser whose error is predicted")
     f.add_argument("--render-seed", type=int, default=0, help="one frame: the sampler's seed")
+    f.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="one frame: render each pass's row bands in N spawned processes (--threads Dr.Jit threads "
+        "each, default 1); the result is bit-identical to one process",
+    )
+    f.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="NPZ",
+        help="pool the shards of a uniform one-frame render (`--shard i/N -o part_i.npz`) into -o frame.exr",
+    )
     e = r.add_argument_group("evaluation families (hand-built scenes training never sees; neurecon/render/evalsets/)")
     e.add_argument(
         "--evalset",
@@ -104,7 +123,10 @@ def add_parser(sub) -> None:
     o.add_argument("--ground", type=float, default=0.7, help="probability of a ground disk under a subject")
     o.add_argument("--distance", type=float, default=6.0, help="light distance from the subject's centre")
     o.add_argument(
-        "--threads", type=int, default=0, help="render threads (Dr.Jit for Mitsuba, or Cycles; 0 = all cores)"
+        "--threads",
+        type=int,
+        default=0,
+        help="render threads: Dr.Jit (with --workers: per worker, default 1) or Cycles (0 = all cores)",
     )
     r.add_argument(
         "--recipe",
@@ -118,58 +140,109 @@ def add_parser(sub) -> None:
 GUIDES = ["smape", "relmse", "dssim", "variance", "uniform"]
 
 
-def _run_frame(a) -> None:
-    """One frame of a scene file (--scene) or a procedural scene into -o, uniform or --adaptive."""
-    import time
+def _scene_factory(a):
+    """A picklable callable building the one-frame scene (each worker process builds its own)."""
+    from functools import partial
 
-    from ..render.adaptive import AdaptiveRenderer, adaptive_render, uniform_guide, variance_guide, write_frame
-    from ..render.dataset import SPLIT_SEED_BASE
-
-    if not a.output:
-        raise ValueError("a one-frame render (--scene / --adaptive) needs -o frame.exr")
-    if not a.output.lower().endswith(".exr"):
-        raise ValueError(f"-o {a.output}: the frame is a multi-layer .exr")
     if a.scene:
         from ..render.scene_file import load_scene_file
 
-        renderer = AdaptiveRenderer(load_scene_file(a.scene, a.size))
-        what = a.scene
-    else:
-        from ..render.scenes import random_scene
+        return partial(load_scene_file, a.scene, a.size), a.scene
+    from ..render.dataset import SPLIT_SEED_BASE
+    from ..render.scenes import random_scene
 
-        scene_seed = SPLIT_SEED_BASE[a.split] + a.seed
-        renderer = AdaptiveRenderer(random_scene(scene_seed, 128 if a.size is None else a.size, a.sampler))
-        what = f"procedural scene {scene_seed}"
-    t0 = time.perf_counter()
-    if not a.adaptive:
-        spp = _one_spp(a.spp, default=16, what="a one-frame render")
-        stats = renderer.render_uniform(spp, a.render_seed)
-        write_frame(a.output, stats)
-        how = f"{spp} spp"
-    else:
-        if a.budget < 1:
-            raise ValueError(f"--budget must be ≥ 1 spp, got {a.budget}")
-        if a.guide == "uniform":
-            guide = uniform_guide
-        elif a.guide == "variance":
-            guide = variance_guide
-        else:
-            from ..infer.errormap import ErrorMapper
+    scene_seed = SPLIT_SEED_BASE[a.split] + a.seed
+    return partial(random_scene, scene_seed, 128 if a.size is None else a.size, a.sampler), (
+        f"procedural scene {scene_seed}"
+    )
 
-            guide = ErrorMapper.load(a.predictor, a.model).guide(a.guide, times_spp=a.times_spp)
-        result = adaptive_render(renderer, a.budget, guide, seed=a.render_seed, cap=a.cap)
-        stats = result.stats
-        write_frame(a.output, stats)
-        how = (
-            f"{a.budget} spp on average, {a.guide}-guided, passes at "
-            + ", ".join(str(p["total_spp"]) for p in result.passes)
-            + f" spp, {int(stats.counts.min())}–{int(stats.counts.max())} per pixel"
+
+def _run_frame(a) -> None:
+    """One frame of a scene file (--scene) or a procedural scene into -o, uniform or --adaptive,
+    in this process, over --workers processes, or one --shard of it into an npz."""
+    import time
+    from contextlib import nullcontext
+
+    from ..render.adaptive import AdaptiveRenderer, adaptive_render, uniform_guide, variance_guide, write_frame
+    from ..render.dataset import parse_shard
+
+    if not a.output:
+        raise ValueError("a one-frame render (--scene / --adaptive) needs -o frame.exr")
+    shard = parse_shard(a.shard)
+    want = ".npz" if shard != (0, 1) else ".exr"
+    if not a.output.lower().endswith(want):
+        raise ValueError(
+            f"-o {a.output}: a shard is a .npz of sums (merge them with --merge)"
+            if want == ".npz"
+            else f"-o {a.output}: the frame is a multi-layer .exr"
         )
+    if shard != (0, 1) and (a.adaptive or a.workers > 1):
+        raise ValueError(
+            "--shard renders one part of a uniform pass; an adaptive pass depends on the merged "
+            "passes before it: use --workers N on one machine (or shard the frames of a sequence)"
+        )
+    make_scene, what = _scene_factory(a)
+    if a.workers > 1:
+        from ..render.shard import PooledRenderer
+
+        renderer = PooledRenderer(make_scene, a.workers, threads=a.threads or 1)
+        context = renderer
+    else:
+        renderer = AdaptiveRenderer(make_scene())
+        context = nullcontext(renderer)
+    t0 = time.perf_counter()
+    with context:
+        if not a.adaptive:
+            spp = _one_spp(a.spp, default=16, what="a one-frame render")
+            if shard != (0, 1):
+                from ..render.shard import render_shard
+
+                units = render_shard(renderer, np.full(renderer.shape, spp), a.render_seed, shard, a.output)
+                if not a.quiet:
+                    print(
+                        f"{a.output}: shard {a.shard} of {what} at {spp} spp ({units} units, "
+                        f"{time.perf_counter() - t0:.1f} s)"
+                    )
+                return
+            stats = renderer.render_uniform(spp, a.render_seed)
+            how = f"{spp} spp"
+        else:
+            if a.budget < 1:
+                raise ValueError(f"--budget must be ≥ 1 spp, got {a.budget}")
+            if a.guide == "uniform":
+                guide = uniform_guide
+            elif a.guide == "variance":
+                guide = variance_guide
+            else:
+                from ..infer.errormap import ErrorMapper
+
+                guide = ErrorMapper.load(a.predictor, a.model).guide(a.guide, times_spp=a.times_spp)
+            result = adaptive_render(renderer, a.budget, guide, seed=a.render_seed, cap=a.cap)
+            stats = result.stats
+            how = (
+                f"{a.budget} spp on average, {a.guide}-guided, passes at "
+                + ", ".join(str(p["total_spp"]) for p in result.passes)
+                + f" spp, {int(stats.counts.min())}–{int(stats.counts.max())} per pixel"
+            )
+    write_frame(a.output, stats)
     if not a.quiet:
+        workers = f", {a.workers} workers" if a.workers > 1 else ""
         print(
             f"{a.output}: {what} at {renderer.width}×{renderer.height}, {how} "
-            f"({time.perf_counter() - t0:.1f} s); denoise it with `neurecon denoise {a.output}`"
+            f"({time.perf_counter() - t0:.1f} s{workers}); denoise it with `neurecon denoise {a.output}`"
         )
+
+
+def _run_merge(a) -> None:
+    from ..render.adaptive import write_frame
+    from ..render.shard import merge_shards
+
+    if not a.output or not a.output.lower().endswith(".exr"):
+        raise ValueError("--merge needs -o frame.exr")
+    stats = merge_shards(a.merge)
+    write_frame(a.output, stats)
+    if not a.quiet:
+        print(f"{a.output}: {len(a.merge)} shard(s) merged, {stats.width}×{stats.height}, {stats.total} samples")
 
 
 def _one_spp(spp: list[int] | None, default: int = 256, what: str = "an OLAT render") -> int:
@@ -241,6 +314,9 @@ def run(a) -> int:
     from ..render.olat import OlatJob, job_from_recipe
     from ..render.sequence import SequenceJob
 
+    if a.merge:
+        _run_merge(a)
+        return 0
     if a.scene or a.adaptive or a.output:
         _run_frame(a)
         return 0

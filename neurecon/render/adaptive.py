@@ -5,10 +5,11 @@ compresses the wavefront to the active pixels; masked lanes would still be trace
 list of pixel indices, each repeated by its sample count: one lane per sample, rays from
 ``sensor.sample_ray_differential`` at the pixel position plus a jitter from an independent sampler,
 radiance and features from ``aov(<the scene's integrator>).sample()``, and per-pixel sum, sum of
-squares and count gathered with ``dr.scatter_reduce`` in float64. That is a box pixel filter by
-construction (a sample only ever lands in its own pixel), so sums of passes are exact statistics of
-all the samples taken, and allocation may depend on any completed pass without biasing the mean of
-a pixel beyond what its own samples say.
+squares and count summed in float64. That is a box pixel filter by construction (a sample only ever
+lands in its own pixel), so sums of passes are exact statistics of all the samples taken, and
+allocation may depend on any completed pass without biasing the mean of a pixel beyond what its own
+samples say. A pass is cut into work units of whole rows (bands()), each seeded by (pass seed,
+unit): units render in any process (render/shard.py) with the same result.
 """
 
 from __future__ import annotations
@@ -28,9 +29,26 @@ PLANES: dict[str, int] = {"color": 3, "albedo": 3, "normal": 3, "position": 3, "
 VAR_PLANES = {"color": "color_var", "albedo": "albedo_var", "normal": "normal_var", "depth": "depth_var"}
 
 
-def pass_seed(seed: int, chunk: int) -> int:
-    """A uint32 Mitsuba seed per (pass seed, wavefront chunk): hashed, so no arithmetic overflows."""
-    return int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
+# a work unit of a pass (bands()): ~2^18 samples keep a wavefront's fixed cost (tracing the
+# integrator, codegen, transfers) small next to its rays and let N processes share a frame
+BAND_SAMPLES = 1 << 18
+CHANNELS = sum(PLANES.values())
+
+
+def pass_seed(seed: int, *keys: int) -> int:
+    """A uint32 Mitsuba seed per (pass seed, band[, chunk]): hashed, so no arithmetic overflows."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+@dataclass
+class BandStats:
+    """Per-pixel sample count, sums and sums of squares (the CHANNELS in PLANES order) of the
+    contiguous flat pixels start, start + 1, …: one work unit's share of a pass."""
+
+    start: int
+    count: np.ndarray  # (n,) int64
+    sums: np.ndarray  # (n, CHANNELS) float64
+    squares: np.ndarray
 
 
 @dataclass
@@ -64,6 +82,16 @@ class SampleStats:
             self.squares[name] += other.squares[name]
         self.count = self.counts + other.counts
         return self
+
+    def add_band(self, band: BandStats) -> None:
+        """Pool one work unit's samples into its pixels."""
+        sl = slice(band.start, band.start + band.count.size)
+        self.counts.reshape(-1)[sl] += band.count
+        c = 0
+        for name, ch in PLANES.items():
+            self.sums[name].reshape(-1, ch)[sl] += band.sums[:, c : c + ch]
+            self.squares[name].reshape(-1, ch)[sl] += band.squares[:, c : c + ch]
+            c += ch
 
     @property
     def total(self) -> int:
@@ -104,10 +132,12 @@ class SceneLoadError(ValueError):
 
 class AdaptiveRenderer:
     """Renders arbitrary per-pixel sample counts of one Mitsuba scene (its first sensor, its own
-    integrator wrapped in ``aov`` for albedo, shading normal, position and depth)."""
+    integrator wrapped in ``aov`` for albedo, shading normal, position and depth), each pass in
+    work units of at most `band_samples` samples (bands(); part of what seeds the samples)."""
 
-    def __init__(self, scene):
+    def __init__(self, scene, band_samples: int = BAND_SAMPLES):
         mi = self.mi = mitsuba()
+        self.band_samples = band_samples
         if isinstance(scene, dict):
             try:
                 scene = mi.load_dict(plain_integrator(scene))
@@ -181,41 +211,71 @@ class AdaptiveRenderer:
         values = [dr.select(dr.isfinite(v), v, 0.0) for v in values]
         return idx, values
 
-    def render_counts(self, counts, seed: int) -> SampleStats:
-        """One pass: counts[y, x] samples in pixel (y, x). Wavefronts are capped at
-        MAX_SAMPLES_PER_PASS lanes; each chunk has its own hashed seed."""
+    def render_band(self, start: int, counts: np.ndarray, band: int, seed: int) -> BandStats:
+        """The samples of one work unit (bands()): counts[i] samples in flat pixel start + i, seeded
+        by (seed, band) alone, so the result does not depend on which process renders it."""
         import drjit as dr
 
-        mi = self.mi
+        c = np.asarray(counts, np.int64).ravel()
+        pixels = np.repeat(np.arange(start, start + c.size, dtype=np.uint32), c)
+        sums, squares = np.zeros((c.size, CHANNELS)), np.zeros((c.size, CHANNELS))
+        # one wavefront unless a single pixel holds more than MAX_SAMPLES_PER_PASS samples
+        for k, lo in enumerate(range(0, pixels.size, MAX_SAMPLES_PER_PASS)):
+            part = pixels[lo : lo + MAX_SAMPLES_PER_PASS]
+            idx, values = self.trace(part, pass_seed(seed, band, *([k] if k else [])))
+            dr.eval(values)
+            # lanes are pixel-major: each pixel's samples are one run, summed in lane order in
+            # float64 (deterministic, unlike atomic scatter-adds across Dr.Jit threads)
+            runs = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+            at = part[runs] - start
+            for ch, x in enumerate(values):
+                x64 = np.asarray(x).astype(np.float64)
+                sums[at, ch] += np.add.reduceat(x64, runs)
+                squares[at, ch] += np.add.reduceat(x64 * x64, runs)
+        return BandStats(start, c.copy(), sums, squares)
+
+    def render_counts(self, counts, seed: int) -> SampleStats:
+        """One pass: counts[y, x] samples in pixel (y, x), rendered unit by unit (bands())."""
         c = self._check_counts(counts)
-        stats = SampleStats(self.height, self.width, count=c.copy())
-        pixels = np.repeat(np.arange(c.size, dtype=np.uint32), c.ravel())
-        npix = c.size
-        for k, start in enumerate(range(0, pixels.size, MAX_SAMPLES_PER_PASS)):
-            idx, values = self.trace(pixels[start : start + MAX_SAMPLES_PER_PASS], pass_seed(seed, k))
-            # trace first, then reduce: fused into the path kernel, the scatters made a pass with
-            # uneven counts ~3.5× slower than a uniform one (measured at 128², 16 spp on average)
-            dr.eval(idx, *values)
-            acc = []
-            for v in values:
-                v64 = mi.Float64(v)
-                s, q = dr.zeros(mi.Float64, npix), dr.zeros(mi.Float64, npix)
-                dr.scatter_reduce(dr.ReduceOp.Add, s, v64, idx)
-                dr.scatter_reduce(dr.ReduceOp.Add, q, v64 * v64, idx)
-                acc += [s, q]
-            dr.eval(*acc)
-            j = 0
-            for name, ch in PLANES.items():
-                for i in range(ch):
-                    stats.sums[name][..., i] += np.asarray(acc[2 * j]).reshape(self.shape)
-                    stats.squares[name][..., i] += np.asarray(acc[2 * j + 1]).reshape(self.shape)
-                    j += 1
+        stats = SampleStats(self.height, self.width)
+        for b, (lo, hi) in enumerate(bands(c, self.band_samples)):
+            stats.add_band(self.render_band(lo, c.ravel()[lo:hi], b, seed))
         return stats
 
     def render_uniform(self, spp: int, seed: int) -> SampleStats:
         if spp < 1:
             raise ValueError(f"spp must be ≥ 1, got {spp}")
         return self.render_counts(np.full(self.shape, spp, np.int64), seed)
+
+
+def bands(counts: np.ndarray, band_samples: int = BAND_SAMPLES) -> list[tuple[int, int]]:
+    """A pass's work units: flat pixel ranges [start, stop) of whole rows holding at most
+    `band_samples` samples (a row with more is cut at pixels; a pixel with more is a unit alone).
+    They depend on the counts only, so every process of a sharded render cuts the same bands."""
+    c = np.asarray(counts, np.int64)
+    h, w = c.shape
+    rows = c.sum(1)
+    out: list[tuple[int, int]] = []
+    lo, held = 0, 0
+    for y in range(h):
+        if held and held + rows[y] > band_samples:
+            out.append((lo, y * w))
+            lo, held = y * w, 0
+        if rows[y] <= band_samples:
+            held += int(rows[y])
+            continue
+        if lo < y * w:
+            out.append((lo, y * w))
+        cum = np.cumsum(c[y])
+        x = 0
+        while x < w:  # greedy over the row's pixels, at least one per unit
+            stop = max(x + 1, int(np.searchsorted(cum, (cum[x - 1] if x else 0) + band_samples, "right")))
+            out.append((y * w + x, y * w + stop))
+            x = stop
+        lo, held = (y + 1) * w, 0
+    if lo < h * w:
+        out.append((lo, h * w))
+    return out
 
 
 def allocate(weights, total: int, cap: float = 8.0, minimum: int = 1) -> np.ndarray:

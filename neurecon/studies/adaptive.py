@@ -102,6 +102,8 @@ def time_per_sample(renderer, mi_scene, budget: int, seed: int, guide) -> dict:
     out = {}
     for name, job in (
         ("adaptive", lambda: [renderer.render_counts(c, s) for c, s in zip(res.counts, res.seeds, strict=True)]),
+        # the loop's samples in one pass: separates the passes' overhead from where the samples went
+        ("one_pass", lambda: renderer.render_counts(sum(res.counts), res.seeds[0])),
         ("uniform", lambda: renderer.render_uniform(budget, pass_seed(seed, 0))),
         ("mitsuba", lambda: render_buffers(mi_scene, budget, seed=seed)),
     ):
@@ -169,6 +171,11 @@ def summarise(per_scene: dict[str, dict], budgets) -> dict:
             "smape_loop_vs_uniform": float(
                 np.mean([t["adaptive_seconds_per_sample"] / t["uniform_seconds_per_sample"] for t in timing])
             ),
+            # < 1.3 × is the issue's target for the loop's own cost; adaptive / uniform also counts
+            # the placement of the samples in pixels whose paths cost more than the average
+            "smape_loop_vs_its_samples_in_one_pass": float(
+                np.mean([t["adaptive_seconds_per_sample"] / t["one_pass_seconds_per_sample"] for t in timing])
+            ),
             "smape_loop_vs_mitsuba_uniform": float(
                 np.mean([t["adaptive_seconds_per_sample"] / t["mitsuba_seconds_per_sample"] for t in timing])
             ),
@@ -191,6 +198,9 @@ def targets(summary: dict, budgets) -> dict:
         out[f"smape_relmse_reduction_at_{budget}"] = 1 - r["mean"]
         out[f"smape_worst_scene_relmse_ratio_at_{budget}"] = r["worst"]
         out[f"smape_time_per_sample_ratio_at_{budget}"] = summary[budget]["time_per_sample"]["smape_loop_vs_uniform"]
+        out[f"smape_loop_vs_its_samples_in_one_pass_at_{budget}"] = summary[budget]["time_per_sample"][
+            "smape_loop_vs_its_samples_in_one_pass"
+        ]
     out["spearman_smape"] = summary["spearman_per_tile"].get("smape")
     return out
 
