@@ -70,8 +70,8 @@ def test_every_material_and_light_kind_builds_a_loadable_plugin():
         mi.load_dict(build.bsdf(m, thin=True))
         made.add(m["kind"])
     for r in sample(24):
-        for i, li in enumerate(r["lights"]):
-            d = build._light(i, li, [0, 0.5, 0])
+        for li in r["lights"]:
+            d = build._light(li, [0, 0.5, 0])
             mi.load_dict({"type": "scene", "l": d})
 
 

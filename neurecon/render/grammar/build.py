@@ -303,7 +303,7 @@ def env_image(rec: dict, n: int = 64) -> np.ndarray:
     return img.astype(np.float32)
 
 
-def _light(i: int, rec: dict, centre) -> dict:
+def _light(rec: dict, centre) -> dict:
     mi = mitsuba()
     kind = rec["kind"]
     if kind == "envmap":
@@ -373,7 +373,7 @@ def build_scene(recipe: dict, sampler: str = "independent") -> dict:
         scene[f"obj{i}"] = _object(i, obj)
     centre = np.mean([o["at"] for o in recipe["objects"]], 0) + [0, 0.5, 0]
     for i, li in enumerate(recipe["lights"]):
-        scene[f"light{i}"] = _light(i, li, centre)
+        scene[f"light{i}"] = _light(li, centre)
     cam = recipe["camera"]
     w, h = cam["film"]
     sensor = {

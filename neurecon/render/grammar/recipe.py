@@ -267,7 +267,8 @@ def lights(rng, layout: str) -> list[dict]:
         for _ in range(int(rng.integers(1, 4))):
             rec = _local_light(rng, layout, rng.random() < 0.25)
             rec.update(kind="area", size=_f(rng, 0.6, 2.0), facing="target")
-            rec.pop("radius", None), rec.pop("target", None), rec.pop("cutoff", None)
+            for other_kinds_key in ("radius", "target", "cutoff"):
+                rec.pop(other_kinds_key, None)
             out.append(rec)
         if rng.random() < 0.4:
             out.append({**environment(rng), "scale": _f(rng, 0.05, 0.3)})
