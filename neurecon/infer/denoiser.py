@@ -39,6 +39,7 @@ from ..nn import precision as prec
 from ..nn.specialiser import LAMBDA_MAX
 from .memory import RSS_PER_LIVE, peak_tensor_bytes, predictable_heap
 from .tiler import TilePlan, plan_tiles, tile_apply, tile_cores
+from .unused import API_ARGUMENTS, unused_buffer_notes, warn_unused
 
 # A budget whose tiles would process more than this many times the frame's pixels (their halos
 # recomputed) is refused rather than run slowly; the error names the smallest budget that does.
@@ -188,6 +189,17 @@ class Denoiser:
                 f"missing {', '.join(missing)} (got {', '.join(sorted(available)) or 'nothing'})"
             )
 
+    def reads(self, source: str) -> set[str]:
+        """The planes the model reads through `source`'s encoder (its buffers, colour, and the
+        albedo a demodulating reconstruction uses)."""
+        config = self.model.config
+        return set(config.sources[source]) | {"color"} | ({"albedo"} if config.uses_albedo else set())
+
+    def unused_buffers(self, given: dict[str, str], available, source: str) -> list[str]:
+        """A sentence for each buffer the user gave (`given`: plane -> how it was named, e.g.
+        ``{"color_var": "--var"}``) that `source`'s encoder does not read (infer/unused.py)."""
+        return unused_buffer_notes(given, available, source, self.model.config.sources, self.reads(source))
+
     def pick_source(self, available) -> str:
         sources = self.model.config.sources
         usable = [s for s, bufs in sources.items() if all(b in available for b in bufs)]
@@ -217,18 +229,17 @@ class Denoiser:
                     "convert it first (an 8-bit sRGB image: neurecon.io.srgb_decode(x / 255))"
                 )
         buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
-        return self.denoise_buffers(buf, source, lam)
+        chosen = self.choose_source(buf.names(), source)[0]
+        named = {API_ARGUMENTS[k]: f"{k}=" for k, v in given.items() if k in API_ARGUMENTS and v is not None}
+        warn_unused(self.unused_buffers(named, buf.names(), chosen))
+        return self.denoise_buffers(buf, chosen, lam)
 
     def _needed(self, buf: Buffers, source: str | None) -> tuple[list[str], str]:
         h, w = buf.shape
         if h == 0 or w == 0:
             raise BufferError(f"the frame is empty ({w}×{h} pixels)")
         source = self.check_source(source) if source else self.choose_source(buf.names(), declared=buf.source)[0]
-        needed = sorted(
-            set(self.model.config.sources[source])
-            | {"color"}
-            | ({"albedo"} if self.model.config.uses_albedo else set())
-        )
+        needed = sorted(self.reads(source))
         buf.require(needed)
         return needed, source
 
