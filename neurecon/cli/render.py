@@ -34,6 +34,12 @@ def add_parser(sub) -> None:
         help="render these .blend files with Cycles (their camera, lights, materials; --size overrides "
         "the resolution) instead of procedural scenes",
     )
+    r.add_argument(
+        "--lobes",
+        action="store_true",
+        help="mitsuba: also write the colour split by the first bounce's lobe, diffuse + specular = colour "
+        "(.diff/.spec and their variances .diff_var/.spec_var; the reference .diff/.spec)",
+    )
     r.add_argument("--shard", default="0/1", help="render scenes k with k %% N == i")
     r.add_argument("--overwrite", action="store_true", help="re-render finished scenes")
     r.add_argument(
@@ -97,7 +103,7 @@ def add_parser(sub) -> None:
     o.add_argument("--layout", choices=["hemisphere", "sphere"], default="hemisphere")
     o.add_argument("--ground", type=float, default=0.7, help="probability of a ground disk under a subject")
     o.add_argument("--distance", type=float, default=6.0, help="light distance from the subject's centre")
-    o.add_argument("--threads", type=int, default=0, help="Dr.Jit (OLAT) or Cycles render threads (0 = their default)")
+    o.add_argument("--threads", type=int, default=0, help="Dr.Jit or Cycles render threads (0 = their default)")
     r.add_argument(
         "--recipe",
         metavar="CONFIG",
@@ -233,6 +239,19 @@ def run(a) -> int:
     from ..render.olat import OlatJob, job_from_recipe
     from ..render.sequence import SequenceJob
 
+    other = [
+        f
+        for f, on in (
+            ("--scene/-o", a.scene or a.adaptive or a.output),
+            ("--recipe", a.recipe),
+            ("--evalset", a.evalset),
+            ("--olat", a.olat),
+            ("--sequence", a.sequence),
+        )
+        if on
+    ]
+    if a.lobes and other:
+        raise ValueError(f"--lobes applies to dataset renders (no {other[0]}); a recipe's job says `lobes: true`")
     if a.scene or a.adaptive or a.output:
         _run_frame(a)
         return 0
@@ -311,6 +330,7 @@ def run(a) -> int:
         renderer=renderer,
         blend=list(a.blend or []),
         threads=a.threads,
+        lobes=a.lobes,
     )
     meta = run_job(job, progress=not a.quiet)
     print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['renderer']} ({meta['variant']})")

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..buffers import PLANES, VALUE_MAX, VARIANCE_MAX, VARIANCE_OF, BufferError, Buffers, SanitizeReport
+from ..buffers import PLANES, RADIANCE, VALUE_MAX, VARIANCE_MAX, VARIANCE_OF, BufferError, Buffers, SanitizeReport
 from ..models import load_model
 from ..nn import precision as prec
 from ..nn.specialiser import LAMBDA_MAX
@@ -61,7 +61,7 @@ def _nchw(plane: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(plane).permute(2, 0, 1)[None]
 
 
-_NON_NEGATIVE = ("color", "albedo", "depth", *VARIANCE_OF)
+_NON_NEGATIVE = (*RADIANCE, "albedo", "depth", *VARIANCE_OF)
 
 
 def _bound(name: str) -> float:
@@ -229,7 +229,7 @@ class Denoiser:
                     "convert it first (an 8-bit sRGB image: neurecon.io.srgb_decode(x / 255))"
                 )
         buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
-        chosen = self.choose_source(buf.names(), source)[0]
+        chosen = self._needed(buf, source)[1]  # (an empty frame is refused first)
         named = {API_ARGUMENTS[k]: f"{k}=" for k, v in given.items() if k in API_ARGUMENTS and v is not None}
         warn_unused(self.unused_buffers(named, buf.names(), chosen))
         return self.denoise_buffers(buf, chosen, lam)

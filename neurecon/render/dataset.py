@@ -20,13 +20,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..io.atomic import atomic_write_text
-from .mitsuba_backend import current_variant, mitsuba, render_buffers
+from .mitsuba_backend import current_variant, mitsuba, render_buffers, with_lobes
 from .scenes import SAMPLERS, random_scene
 
 RENDERERS = ("mitsuba", "cycles")
 
 SPLIT_SEED_BASE = {"train": 0, "valid": 100_000, "test": 200_000}
 NOISY_PLANES = ["color", "albedo", "normal", "depth", "position", "color_var", "albedo_var", "normal_var"]
+REF_PLANES = ["color", "albedo", "normal", "depth"]
+# --lobes: colour split by the first bounce's lobe (render/lobes.py), noisy with variances
+LOBE_PLANES = ["diffuse", "specular", "diffuse_var", "specular_var"]
 
 
 @dataclass
@@ -43,7 +46,8 @@ class RenderJob:
     overwrite: bool = False
     renderer: str = "mitsuba"
     blend: list[str] = field(default_factory=list)  # cycles: user .blend files instead of procedural scenes
-    threads: int = 0  # cycles: render threads (0 = Blender's choice)
+    threads: int = 0  # render threads: Dr.Jit's or Cycles' (0 = their default)
+    lobes: bool = False  # mitsuba: also write the diffuse/specular split (render/lobes.py)
 
     def validate(self) -> None:
         """A clear ValueError for a job that cannot render (before Mitsuba is loaded)."""
@@ -54,6 +58,8 @@ class RenderJob:
         missing = [b for b in self.blend if not Path(b).is_file()]
         if missing:
             raise ValueError(f".blend file(s) not found: {', '.join(missing)}")
+        if self.lobes and self.renderer != "mitsuba":
+            raise ValueError("--lobes (the diffuse/specular split) renders with Mitsuba")
         if self.renderer == "cycles" and self.sampler != "independent":
             raise ValueError("--sampler applies to Mitsuba; Cycles renders with its own default sampling pattern")
         if self.sampler not in SAMPLERS:
@@ -133,16 +139,18 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
 
     mi = mitsuba()
     name = scene_name(scene_seed, job.sampler)
-    scene = mi.load_dict(random_scene(scene_seed, job.size, job.sampler))
+    spec = random_scene(scene_seed, job.size, job.sampler)
+    scene = mi.load_dict(with_lobes(spec) if job.lobes else spec)
+    lobes = LOBE_PLANES if job.lobes else []
     times = {}
     for level, spp in enumerate(job.spp):
         t = time.perf_counter()
         buf = render_buffers(scene, spp, seed=scene_seed * 16 + level)
-        write_oidn_frame(job.directory, name, spp, buf.subset(NOISY_PLANES))
+        write_oidn_frame(job.directory, name, spp, buf.subset(NOISY_PLANES + lobes))
         times[f"{spp}spp"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     ref = render_buffers(scene, job.ref_spp, seed=scene_seed * 16 + 15)
-    write_oidn_frame(job.directory, name, "ref", ref.subset(["color", "albedo", "normal", "depth"]))
+    write_oidn_frame(job.directory, name, "ref", ref.subset(REF_PLANES + lobes[:2]))
     times["ref"] = round(time.perf_counter() - t, 3)
     return {
         "name": name,
@@ -152,6 +160,7 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
         "ref_spp": job.ref_spp,
         "sampler": job.sampler,
         "seconds": times,
+        **({"lobes": True} if job.lobes else {}),
     }
 
 
@@ -172,6 +181,10 @@ def run(job: RenderJob, progress: bool = True) -> dict:
         require_bpy()
     else:
         mitsuba()
+        if job.threads:
+            import drjit as dr
+
+            dr.set_thread_count(job.threads)
     meta_path = job.directory / (
         f"metadata.shard{job.shard[0]}of{job.shard[1]}.json" if job.shard[1] > 1 else "metadata.json"
     )
@@ -218,7 +231,7 @@ def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
             "renderer": f"mitsuba {_mi.__version__}",
             "variant": current_variant(),
             "sampler": summary("sampler") if meta["scenes"] else job.sampler,
-            "integrator": "moment(aov(path))",
+            "integrator": "moment(aov(lobes))" if job.lobes else "moment(aov(path))",
             "pixel_filter": "box",
         }
     meta.update(
