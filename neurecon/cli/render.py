@@ -271,6 +271,7 @@ def run(a) -> int:
             spec = {k: v for k, v in spec.items() if k != "kind"}
             out = "data/cycles" if spec.get("renderer") == "cycles" else "data/mitsuba"
             job = RenderJob(**{"out": out, **spec, "shard": parse_shard(a.shard)})
+            job.threads = a.threads or job.threads
             meta = run_job(job, progress=not a.quiet)
             print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['renderer']} ({meta['variant']})")
         return 0

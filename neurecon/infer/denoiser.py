@@ -191,9 +191,10 @@ class Denoiser:
 
     def reads(self, source: str) -> set[str]:
         """The planes the model reads through `source`'s encoder (its buffers, colour, and the
-        albedo a demodulating reconstruction uses)."""
+        albedo and diffuse/specular components a reconstruction itself uses)."""
         config = self.model.config
-        return set(config.sources[source]) | {"color"} | ({"albedo"} if config.uses_albedo else set())
+        extra = config.reconstruction_buffers(source) if hasattr(config, "reconstruction_buffers") else []
+        return set(config.sources[source]) | {"color"} | ({"albedo"} if config.uses_albedo else set()) | set(extra)
 
     def unused_buffers(self, given: dict[str, str], available, source: str) -> list[str]:
         """A sentence for each buffer the user gave (`given`: plane -> how it was named, e.g.
@@ -386,7 +387,7 @@ class Denoiser:
         if key not in self._bytes_per_pixel:
             size = max(128, 8 * self._stride)
             g = torch.Generator().manual_seed(0)
-            names = set(self.model.config.sources[source]) | {"color", "albedo"}
+            names = self.reads(source) | {"albedo"}
             probe = {n: torch.rand(1, PLANES[n], size, size, generator=g) for n in names}
             if lam:
                 probe["lambda"] = torch.ones(1, 1, size, size)
