@@ -118,3 +118,10 @@ def test_lobes_need_mitsuba():
 
     with pytest.raises(ValueError, match="--lobes"):
         RenderJob(out="x", renderer="cycles", lobes=True).validate()
+
+
+def test_lobes_flag_is_refused_where_it_would_be_ignored(tmp_path, capsys):
+    from neurecon.cli import main
+
+    assert main(["render", "--sequence", "--lobes", "--out", str(tmp_path)]) == 2
+    assert "--lobes applies to dataset renders (no --sequence)" in capsys.readouterr().err
