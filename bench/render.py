@@ -18,13 +18,15 @@ def main(argv=None) -> int:
     ap.add_argument("--spp", type=int, default=16)
     ap.add_argument("--scenes", type=int, default=3)
     ap.add_argument("--variants", nargs="+", default=["llvm_ad_rgb", "scalar_rgb"])
+    ap.add_argument("--lobes", action="store_true", help="also time the lobes integrator (render --lobes)")
+    ap.add_argument("--threads", type=int, default=0, help="Dr.Jit threads (0: its default)")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # measure one variant in this process
     a = ap.parse_args(argv)
     if a.child:
-        print(json.dumps(render_speed.measure(a.child, a.size, a.spp, a.scenes)))
+        print(json.dumps(render_speed.measure(a.child, a.size, a.spp, a.scenes, a.lobes, a.threads)))
         return 0
-    render_speed.run(size=a.size, spp=a.spp, scenes=a.scenes, variants=a.variants, out=a.out)
+    render_speed.run(a.size, a.spp, a.scenes, a.variants, a.out, lobes=a.lobes, threads=a.threads)
     return 0
 
 

@@ -30,8 +30,21 @@ PLANES: dict[str, int] = {
     "albedo_var": 3,
     "normal_var": 3,
     "depth_var": 1,
+    # colour split by the first bounce's lobe: diffuse + specular = color (render/lobes.py)
+    "diffuse": 3,
+    "specular": 3,
+    "diffuse_var": 3,
+    "specular_var": 3,
 }
-VARIANCE_OF = {"color_var": "color", "albedo_var": "albedo", "normal_var": "normal", "depth_var": "depth"}
+VARIANCE_OF = {
+    "color_var": "color",
+    "albedo_var": "albedo",
+    "normal_var": "normal",
+    "depth_var": "depth",
+    "diffuse_var": "diffuse",
+    "specular_var": "specular",
+}
+RADIANCE = ("color", "diffuse", "specular")  # planes of light (exposure scales them)
 
 # The largest magnitude :meth:`Buffers.sanitize` lets through (variances: its square). Far above
 # any physical radiance (a directly seen sun in Cycles is ~1e7) and small enough that every sum
@@ -170,8 +183,8 @@ class Buffers:
         through every kernel that touches it); finite values beyond ±VALUE_MAX (1e15; variances
         beyond VARIANCE_MAX = 1e30) are clamped to it, which keeps every sum of the networks finite
         in fp32 (see VALUE_MAX) — radiance that large is a broken render, not light; negative
-        colour, albedo, depth and variances become 0; normals are clamped to [-1, 1]. Returns the
-        counts (``nan``, ``inf``, ``huge``, ``negative`` per plane) so callers can report them.
+        colour (and diffuse, specular), albedo, depth and variances become 0; normals are clamped
+        to [-1, 1]. Returns the counts (``nan``, ``inf``, ``huge``, ``negative`` per plane) so callers can report them.
         """
         rep = SanitizeReport()
         for k, v in self.planes.items():
@@ -187,7 +200,7 @@ class Buffers:
                 v = np.clip(v, -bound, bound)
             if k == "normal":
                 v = np.clip(v, -1.0, 1.0)
-            elif k in ("color", "albedo", "depth") or k in VARIANCE_OF:
+            elif k in (*RADIANCE, "albedo", "depth") or k in VARIANCE_OF:
                 neg = v < 0
                 if neg.any():
                     rep.negative[k] = int(neg.sum())

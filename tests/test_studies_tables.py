@@ -170,3 +170,20 @@ def test_dssim_gap_compare():
     c = dssim_gap.compare(rows)
     assert c["mean"]["model"]["dssim_flat"] == pytest.approx(0.2)
     assert c["ratio_vs_oidn"]["dssim_1/4"] == pytest.approx(1.0) and c["ratio_vs_oidn"]["octaves"] == [0.5, 0.5]
+
+
+def test_decompose_ratios_wins_and_oidn():
+    from neurecon.studies import decompose
+
+    rows = []
+    for scene, (single, lobes) in {"a": (0.2, 0.1), "b": (0.1, 0.15)}.items():
+        for method, v in (("neurecon:s", single), ("neurecon:d", lobes), ("oidn", 0.1)):
+            rows.append(
+                {"scene": scene, "spp": 4, "method": method, "relmse": v, "smape": v, "dssim": v, "seconds": 1.0}
+            )
+    level = decompose.compare(rows, "s", "d")["4"]
+    assert level["decomposed_over_single"]["relmse"] == pytest.approx(0.25 / 0.3)
+    assert level["wins"] == {"relmse": 1, "smape": 1, "dssim": 1} and level["scenes"] == 2
+    assert level["over_oidn"]["single"]["dssim"] == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="no rows for x"):
+        decompose.compare(rows, "x", "d")

@@ -34,6 +34,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "albedo_ratio": ("albedo_ratio.py", "ablation of the gated albedo ratio"),
     "dssim_gap": ("dssim_gap.py", "where a model's DSSIM differs from OIDN's"),
     "kp_vs_dp": ("kp_vs_dp.py", "kernel vs direct prediction, single- vs multi-scale"),
+    "decompose": ("decompose.py", "diffuse/specular decomposition against the single-buffer model"),
     "inference": ("inference.py", "CPU inference tuning: layouts, bf16, torch.compile"),
     "render": ("render.py", "Mitsuba's llvm and scalar variants' throughput"),
     "pages": ("pages.py", "the report and λ explorer in headless Chromium, with screenshots"),

@@ -23,7 +23,9 @@ def add_frame_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--hdr", help="colour image (EXR/PFM)")
     p.add_argument("--alb", help="albedo image")
     p.add_argument("--nrm", help="normal image")
-    p.add_argument("--var", help="colour variance image")
+    p.add_argument("--var", help="colour variance image (of the pixel mean)")
+    p.add_argument("--alb-var", help="albedo variance image (with --var: the variance encoders)")
+    p.add_argument("--nrm-var", help="normal variance image")
     p.add_argument(
         "--layer",
         default=None,
@@ -55,14 +57,19 @@ def read_frame(
     alb: str | None = None,
     nrm: str | None = None,
     var: str | None = None,
+    alb_var: str | None = None,
+    nrm_var: str | None = None,
     layer: str | None = None,
 ) -> Buffers:
     """One frame: the multi-layer EXR `path` (its Cycles view layer `layer`), or (`path` None)
     OIDN-style separate files."""
     from ..io import read_buffers, read_image
 
-    if path and hdr:
-        raise ValueError("give either a multi-layer EXR or --hdr (with --alb/--nrm/--var), not both")
+    files = {"albedo": alb, "normal": nrm, "color_var": var, "albedo_var": alb_var, "normal_var": nrm_var}
+    if path and (hdr or any(files.values())):  # a flag beside a multi-layer EXR would be silently ignored
+        raise ValueError(
+            "give either a multi-layer EXR or --hdr (with --alb/--nrm/--var/--alb-var/--nrm-var), not both"
+        )
     if path:
         return read_buffers(path, layer=layer)
     if layer:
@@ -70,7 +77,7 @@ def read_frame(
     if not hdr:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
     buf = Buffers(color=read_image(hdr))
-    for file, plane in ((alb, "albedo"), (nrm, "normal"), (var, "color_var")):
+    for plane, file in files.items():
         if file:
             buf[plane] = read_image(file)
     buf.source = dataset_source(hdr)
@@ -91,7 +98,7 @@ def dataset_source(path: str) -> str | None:
 
 
 def read_frame_args(a: argparse.Namespace, path: str | None) -> Buffers:
-    return read_frame(path, a.hdr, a.alb, a.nrm, a.var, a.layer)
+    return read_frame(path, a.hdr, a.alb, a.nrm, a.var, a.alb_var, a.nrm_var, a.layer)
 
 
 def check_output_dir(directory: str | os.PathLike) -> Path:

@@ -116,7 +116,7 @@ def run(a) -> int:
     names = [f or a.hdr for f in frames]
     if names == [None]:
         raise ValueError("nothing to denoise: give a multi-layer EXR or --hdr color.exr")
-    targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.lambda_map])
+    targets = output_paths(names, a.output, [a.alb, a.nrm, a.var, a.alb_var, a.nrm_var, a.lambda_map])
     for d in sorted({t.parent for t in targets}):
         check_output_dir(d)
     onnx = a.backend == "onnxruntime" or (a.backend is None and str(a.model or "").endswith(".onnx"))
@@ -149,9 +149,10 @@ def run(a) -> int:
             if i == 0 and not onnx:  # --precision auto weighs bf16's one-time set-up against the whole job
                 den.expect_pixels(len(frames) * buf.shape[0] * buf.shape[1])
             source, why = den.choose_source(buf.names(), a.source, buf.source)
-            if why not in said:  # once per reason, not once per frame
-                said.add(why)
-                print(f"source: {source} ({why})", file=sys.stderr)
+            for note in [f"source: {source} ({why})", *_unused_notes(den, a, buf, source)]:
+                if note not in said:  # once per reason, not once per frame
+                    said.add(note)
+                    print(note if note.startswith("source:") else f"warning: {note}", file=sys.stderr)
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not onnx and dst.suffix.lower() == ".exr" and den.must_stream(buf, source=source, lam=lam):
                 # the output alone would break --maxmem: written band by band as tiles complete
@@ -191,6 +192,23 @@ def run(a) -> int:
         print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
         return 2
     return 0
+
+
+# the OIDN-style file flags -> the planes they fill (cli/common.read_frame)
+FILE_FLAGS = {
+    "albedo": "--alb",
+    "normal": "--nrm",
+    "color_var": "--var",
+    "albedo_var": "--alb-var",
+    "normal_var": "--nrm-var",
+}
+
+
+def _unused_notes(den, a, buf, source: str) -> list[str]:
+    """The buffers given by flag that `source`'s encoder does not read. Planes a multi-layer EXR
+    carries are not warned about: the renderer wrote them, the user did not ask for them."""
+    given = {plane: flag for plane, flag in FILE_FLAGS.items() if getattr(a, flag[2:].replace("-", "_"), None)}
+    return den.unused_buffers(given, buf.names(), source)
 
 
 def _onnx_denoiser(a, model: str | None, first):

@@ -43,6 +43,12 @@ def add_parser(sub) -> None:
         "the resolution) instead of procedural scenes",
     )
     r.add_argument(
+        "--lobes",
+        action="store_true",
+        help="mitsuba: also write the colour split by the first bounce's lobe, diffuse + specular = colour "
+        "(.diff/.spec and their variances .diff_var/.spec_var; the reference .diff/.spec)",
+    )
+    r.add_argument(
         "--shard",
         default="0/1",
         help="render scenes k with k %% N == i (one frame: its row bands k with k %% N == i, into -o part.npz)",
@@ -317,6 +323,19 @@ def run(a) -> int:
     if a.merge:
         _run_merge(a)
         return 0
+    other = [
+        f
+        for f, on in (
+            ("--scene/-o", a.scene or a.adaptive or a.output),
+            ("--recipe", a.recipe),
+            ("--evalset", a.evalset),
+            ("--olat", a.olat),
+            ("--sequence", a.sequence),
+        )
+        if on
+    ]
+    if a.lobes and other:
+        raise ValueError(f"--lobes applies to dataset renders (no {other[0]}); a recipe's job says `lobes: true`")
     if a.scene or a.adaptive or a.output:
         _run_frame(a)
         return 0
@@ -336,6 +355,7 @@ def run(a) -> int:
             spec = {k: v for k, v in spec.items() if k != "kind"}
             out = "data/cycles" if spec.get("renderer") == "cycles" else "data/mitsuba"
             job = RenderJob(**{"out": out, **spec, "shard": parse_shard(a.shard)})
+            job.threads = a.threads or job.threads
             meta = run_job(job, progress=not a.quiet)
             print(f"{job.directory}: {len(job.scene_ids())} scene(s) with {meta['renderer']} ({meta['variant']})")
         return 0
@@ -396,6 +416,7 @@ def run(a) -> int:
         blend=list(a.blend or []),
         threads=a.threads,
         generator=a.generator,
+        lobes=a.lobes,
     )
     meta = run_job(job, progress=not a.quiet)
     print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['renderer']} ({meta['variant']})")

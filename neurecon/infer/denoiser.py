@@ -33,12 +33,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..buffers import PLANES, VALUE_MAX, VARIANCE_MAX, VARIANCE_OF, BufferError, Buffers, SanitizeReport
+from ..buffers import PLANES, RADIANCE, VALUE_MAX, VARIANCE_MAX, VARIANCE_OF, BufferError, Buffers, SanitizeReport
 from ..models import load_model
 from ..nn import precision as prec
 from ..nn.specialiser import LAMBDA_MAX
 from .memory import RSS_PER_LIVE, peak_tensor_bytes, predictable_heap
 from .tiler import TilePlan, plan_tiles, tile_apply, tile_cores
+from .unused import API_ARGUMENTS, unused_buffer_notes, warn_unused
 
 # A budget whose tiles would process more than this many times the frame's pixels (their halos
 # recomputed) is refused rather than run slowly; the error names the smallest budget that does.
@@ -60,7 +61,7 @@ def _nchw(plane: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(plane).permute(2, 0, 1)[None]
 
 
-_NON_NEGATIVE = ("color", "albedo", "depth", *VARIANCE_OF)
+_NON_NEGATIVE = (*RADIANCE, "albedo", "depth", *VARIANCE_OF)
 
 
 def _bound(name: str) -> float:
@@ -188,6 +189,18 @@ class Denoiser:
                 f"missing {', '.join(missing)} (got {', '.join(sorted(available)) or 'nothing'})"
             )
 
+    def reads(self, source: str) -> set[str]:
+        """The planes the model reads through `source`'s encoder (its buffers, colour, and the
+        albedo and diffuse/specular components a reconstruction itself uses)."""
+        config = self.model.config
+        extra = config.reconstruction_buffers(source) if hasattr(config, "reconstruction_buffers") else []
+        return set(config.sources[source]) | {"color"} | ({"albedo"} if config.uses_albedo else set()) | set(extra)
+
+    def unused_buffers(self, given: dict[str, str], available, source: str) -> list[str]:
+        """A sentence for each buffer the user gave (`given`: plane -> how it was named, e.g.
+        ``{"color_var": "--var"}``) that `source`'s encoder does not read (infer/unused.py)."""
+        return unused_buffer_notes(given, available, source, self.model.config.sources, self.reads(source))
+
     def pick_source(self, available) -> str:
         sources = self.model.config.sources
         usable = [s for s, bufs in sources.items() if all(b in available for b in bufs)]
@@ -217,18 +230,17 @@ class Denoiser:
                     "convert it first (an 8-bit sRGB image: neurecon.io.srgb_decode(x / 255))"
                 )
         buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
-        return self.denoise_buffers(buf, source, lam)
+        chosen = self._needed(buf, source)[1]  # (an empty frame is refused first)
+        named = {API_ARGUMENTS[k]: f"{k}=" for k, v in given.items() if k in API_ARGUMENTS and v is not None}
+        warn_unused(self.unused_buffers(named, buf.names(), chosen))
+        return self.denoise_buffers(buf, chosen, lam)
 
     def _needed(self, buf: Buffers, source: str | None) -> tuple[list[str], str]:
         h, w = buf.shape
         if h == 0 or w == 0:
             raise BufferError(f"the frame is empty ({w}×{h} pixels)")
         source = self.check_source(source) if source else self.choose_source(buf.names(), declared=buf.source)[0]
-        needed = sorted(
-            set(self.model.config.sources[source])
-            | {"color"}
-            | ({"albedo"} if self.model.config.uses_albedo else set())
-        )
+        needed = sorted(self.reads(source))
         buf.require(needed)
         return needed, source
 
@@ -375,7 +387,7 @@ class Denoiser:
         if key not in self._bytes_per_pixel:
             size = max(128, 8 * self._stride)
             g = torch.Generator().manual_seed(0)
-            names = set(self.model.config.sources[source]) | {"color", "albedo"}
+            names = self.reads(source) | {"albedo"}
             probe = {n: torch.rand(1, PLANES[n], size, size, generator=g) for n in names}
             if lam:
                 probe["lambda"] = torch.ones(1, 1, size, size)

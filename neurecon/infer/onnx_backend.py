@@ -20,6 +20,7 @@ import numpy as np
 
 from ..buffers import VALUE_MAX, BufferError, Buffers, SanitizeReport
 from .tiler import TilePlan, plan_tiles, tile_cores
+from .unused import API_ARGUMENTS, unused_buffer_notes, warn_unused
 
 # Resident bytes per tile pixel of one onnxruntime pass of the exported `high` model (fp32): peak
 # RSS grew by 1.21 KB a pixel on 512² and 768² frames (the plane copies' 72 B included), plus slack.
@@ -87,7 +88,16 @@ class OnnxDenoiser:
                 raise BufferError(
                     f"{name} is a {np.asarray(value).dtype} array: the denoiser takes linear float radiance"
                 )
-        return self.denoise_buffers(Buffers(color=color, albedo=albedo, normal=normal, color_var=variance), lam=lam)
+        buf = Buffers(color=color, albedo=albedo, normal=normal, color_var=variance)
+        given = {"albedo": albedo, "normal": normal, "variance": variance}
+        named = {API_ARGUMENTS[k]: f"{k}=" for k, v in given.items() if v is not None}
+        warn_unused(self.unused_buffers(named, buf.names(), self.source))
+        return self.denoise_buffers(buf, lam=lam)
+
+    def unused_buffers(self, given: dict[str, str], available, source: str) -> list[str]:
+        """Denoiser.unused_buffers for a graph of one source."""
+        planes = [n for n in self.inputs if n != "lambda"]
+        return unused_buffer_notes(given, available, source, {self.source: planes}, planes)
 
     def plan(self, h: int, w: int) -> TilePlan:
         fixed = sum(self.inputs.values()) * 4 * h * w + 12 * h * w  # the planes' copies and the output

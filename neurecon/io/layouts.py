@@ -5,7 +5,9 @@ Two naming families are understood (names compare case-insensitively):
 * **Mitsuba / plain** — colour ``R,G,B`` (or grey ``Y``, or ``color.R…``); AOVs as
   ``<layer>.<component>``: ``albedo.R``, ``nn.X``/``normal.X`` (or ``.R``), ``depth.Y``/``dd.T``/
   ``dd.Y``/``depth.Z`` (or a bare ``Z``), ``pos.X``/``position.X``, motion (below) and our
-  variances ``color_var.R``/``variance.R``, ``albedo_var.R``, ``normal_var.X``, ``depth_var.Y``.
+  variances ``color_var.R``/``variance.R``, ``albedo_var.R``, ``normal_var.X``, ``depth_var.Y``;
+  colour split by the first bounce's lobe ``diffuse.R``, ``specular.R`` and their variances
+  ``diffuse_var.R``, ``specular_var.R`` (:mod:`neurecon.render.lobes`).
   Mitsuba's moment-integrator ``m2_*`` channels are not read: our own files store variances.
 * **Blender Cycles** — ``<view layer>.<pass>.<component>`` with any view-layer name:
   ``Noisy Image`` (preferred: when Cycles denoises, ``Combined`` holds the *denoised* result)
@@ -56,6 +58,10 @@ MITSUBA: dict[str, list[tuple[str, ...]]] = {
     "albedo_var": _alts(("albedo_var.",), RGB, ("Y",)),
     "normal_var": _alts(("normal_var.",), XYZ, RGB),
     "depth_var": _alts(("depth_var.",), ("Y",), ("T",), ("Z",)),
+    "diffuse": _alts(("diffuse.",), RGB, ("Y",)),
+    "specular": _alts(("specular.",), RGB, ("Y",)),
+    "diffuse_var": _alts(("diffuse_var.",), RGB, ("Y",)),
+    "specular_var": _alts(("specular_var.",), RGB, ("Y",)),
 }
 
 # plane -> (pass, components) alternatives below "<view layer>."

@@ -6,7 +6,8 @@ File names follow the OIDN training toolkit, ``<name>_<tag>.<feature>.<ext>``:
   digits so names sort; or a reference tag ``ref``/``reference``/``gt``/``target``.
 * ``<feature>`` is OIDN's ``hdr`` (colour), ``alb``, ``nrm``, plus our extensions ``z`` (depth),
   ``pos``, ``mv`` (motion), ``var`` (variance of the colour mean), ``alb_var``, ``nrm_var``,
-  ``z_var``. OIDN ignores files with features it does not know.
+  ``z_var``, and the colour's diffuse/specular split ``diff``, ``spec``, ``diff_var``, ``spec_var``
+  (``neurecon render --lobes``). OIDN ignores files with features it does not know.
 * ``<ext>`` is ``exr`` (``R,G,B``; one-channel planes as ``Y``; motion as ``R,G``) or ``pfm``.
 
 Reference rule (OIDN's): if a frame has no named reference, its highest spp level is the
@@ -35,6 +36,10 @@ FEATURES = {
     "albedo_var": "alb_var",
     "normal_var": "nrm_var",
     "depth_var": "z_var",
+    "diffuse": "diff",
+    "specular": "spec",
+    "diffuse_var": "diff_var",
+    "specular_var": "spec_var",
 }
 _PLANE_OF = {f: p for p, f in FEATURES.items()}
 REF_TAGS = ("ref", "reference", "gt", "target")

@@ -28,6 +28,7 @@ from torch import nn
 from .blocks import conv3x3, conv3x3_up2_split, conv_act, pointwise_planar, xavier_init
 from .features import DEFAULT_SOURCES, make_features, source_width
 from .kpcn import DirectPredictor, KernelPredictor, SourceEncoder, albedo_factor
+from .lobes import FLAG, filtered_radiance, lobe_batch, lobe_buffers, recombine
 from .multiscale import ScaleCompositor, down2, pad_to_multiple
 from .precision import fp32, widen
 
@@ -42,11 +43,16 @@ class UNetConfig:
     levels: int = 3  # kernel scales: 3 (H, H/2, H/4) or 4 (+ H/8 from the bottleneck)
     albedo_ratio: bool = False  # put back albedo detail the kernels blur (AlbedoRatio), gated per pixel
     coarsest_gate: float = 1.0  # levels = 4: starting weight of the H/8 scale in α (see UNetKPCN)
+    decompose: bool = False  # denoise diffuse and specular as a batch of two, flagged (nn/lobes.py)
 
     @property
     def uses_albedo(self) -> bool:
         """Whether the reconstruction reads the albedo itself (not only as an input feature)."""
-        return self.demodulate or self.albedo_ratio
+        return self.demodulate or self.albedo_ratio or self.decompose
+
+    def reconstruction_buffers(self, source: str) -> list[str]:
+        """Planes the reconstruction reads besides the source's features and the colour."""
+        return (["albedo"] if self.uses_albedo else []) + (lobe_buffers(self.sources[source]) if self.decompose else [])
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -138,12 +144,15 @@ class UNetKPCN(nn.Module):
                 "albedo_ratio needs kernel heads (it filters the albedo with the same kernels) "
                 "on radiance, not with demodulate"
             )
+        if c.decompose and (c.head != "kernel" or c.demodulate or c.albedo_ratio):
+            raise ValueError("decompose demodulates the diffuse itself: kernel heads, without demodulate/albedo_ratio")
         if len(c.widths) not in (4, 5):
             raise ValueError(f"widths needs 4 or 5 entries (one per level, H … H/8 or H/16), got {list(c.widths)}")
         w = c.widths
         self.depth = len(w) - 1  # 2× poolings
         self.stride = 2**self.depth  # the output is equivariant to shifts by multiples of this
-        self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b), w[0]) for n, b in c.sources.items()})
+        flag = 1 if c.decompose else 0  # the lobe flag channel
+        self.encoders = nn.ModuleDict({n: SourceEncoder(source_width(b) + flag, w[0]) for n, b in c.sources.items()})
         for i in range(1, self.depth + 1):  # enc1 … enc3 (enc4): names kept from the 4-level presets
             setattr(self, f"enc{i}", _block(w[i - 1], w[i]))
         for i in reversed(range(self.depth)):  # dec2 … dec0 (dec3 first when deeper)
@@ -193,7 +202,10 @@ class UNetKPCN(nn.Module):
         encoder: Any = self.encoders[source]  # a SourceEncoder: conv, ReLU, conv
         first, second = encoder[0], encoder[2]
         assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d)
-        enc = [conv_act(second, conv_act(first, make_features(inputs, self.config.sources[source])))]
+        x = make_features(inputs, self.config.sources[source])
+        if self.config.decompose:
+            x = torch.cat([x, inputs[FLAG].to(x.dtype)], 1)
+        enc = [conv_act(second, conv_act(first, x))]
         for i in range(1, self.depth + 1):
             enc.append(_run_block(getattr(self, f"enc{i}"), down2(enc[-1])))
         feats = [enc.pop()]  # bottleneck, then d(depth−1) … d0
@@ -207,6 +219,11 @@ class UNetKPCN(nn.Module):
 
     def forward(self, inputs: Mapping[str, torch.Tensor], source: str | None = None) -> torch.Tensor:
         padded, (H, W) = pad_to_multiple(inputs, self.stride)
+        if self.config.decompose:  # one network, diffuse and specular as a batch of two
+            batch = lobe_batch(padded)
+            feats = self.features(batch, source)
+            filtered = self.reconstruct(feats, {**batch, "color": filtered_radiance(batch)}, consume=True)
+            return recombine(filtered, padded)[..., :H, :W]
         return self.reconstruct(self.features(padded, source), padded, consume=True)[..., :H, :W]
 
     def reconstruct(
@@ -255,4 +272,6 @@ class UNetKPCN(nn.Module):
         d["widths"] = list(d["widths"])
         if self.config.levels != 4:  # no H/8 scale, no gain: keep specs of 3-scale models as they were
             d.pop("coarsest_gate")
+        if not self.config.decompose:  # specs of single-buffer models stay as they were
+            d.pop("decompose")
         return {"arch": "unet", **d}

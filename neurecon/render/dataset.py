@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..io.atomic import atomic_write_text
-from .mitsuba_backend import current_variant, mitsuba, render_buffers
+from .mitsuba_backend import current_variant, mitsuba, render_buffers, with_lobes
 from .scenes import SAMPLERS, random_scene
 
 RENDERERS = ("mitsuba", "cycles")
@@ -28,6 +28,9 @@ GENERATORS = ("procedural", "grammar")
 
 SPLIT_SEED_BASE = {"train": 0, "valid": 100_000, "test": 200_000}
 NOISY_PLANES = ["color", "albedo", "normal", "depth", "position", "color_var", "albedo_var", "normal_var"]
+REF_PLANES = ["color", "albedo", "normal", "depth"]
+# --lobes: colour split by the first bounce's lobe (render/lobes.py), noisy with variances
+LOBE_PLANES = ["diffuse", "specular", "diffuse_var", "specular_var"]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class RenderJob:
     blend: list[str] = field(default_factory=list)  # cycles: user .blend files instead of procedural scenes
     threads: int = 0  # render threads (0 = the renderer's choice: all cores)
     generator: str = "procedural"  # mitsuba: scenes.random_scene, or "grammar" (render.grammar: wider, recipes kept)
+    lobes: bool = False  # mitsuba: also write the diffuse/specular split (render/lobes.py)
 
     def validate(self) -> None:
         """A clear ValueError for a job that cannot render (before Mitsuba is loaded)."""
@@ -56,6 +60,8 @@ class RenderJob:
         missing = [b for b in self.blend if not Path(b).is_file()]
         if missing:
             raise ValueError(f".blend file(s) not found: {', '.join(missing)}")
+        if self.lobes and self.renderer != "mitsuba":
+            raise ValueError("--lobes (the diffuse/specular split) renders with Mitsuba")
         if self.renderer == "cycles" and self.sampler != "independent":
             raise ValueError("--sampler applies to Mitsuba; Cycles renders with its own default sampling pattern")
         if self.sampler not in SAMPLERS:
@@ -148,18 +154,20 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
         from .grammar import build_scene, sample_recipe
 
         recipe = sample_recipe(scene_seed, job.size)
-        scene = mi.load_dict(build_scene(recipe, SAMPLERS[job.sampler]))
+        spec = build_scene(recipe, SAMPLERS[job.sampler])
     else:
-        scene = mi.load_dict(random_scene(scene_seed, job.size, job.sampler))
+        spec = random_scene(scene_seed, job.size, job.sampler)
+    scene = mi.load_dict(with_lobes(spec) if job.lobes else spec)
+    lobes = LOBE_PLANES if job.lobes else []
     times = {}
     for level, spp in enumerate(job.spp):
         t = time.perf_counter()
         buf = render_buffers(scene, spp, seed=scene_seed * 16 + level)
-        write_oidn_frame(job.directory, name, spp, buf.subset(NOISY_PLANES))
+        write_oidn_frame(job.directory, name, spp, buf.subset(NOISY_PLANES + lobes))
         times[f"{spp}spp"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     ref = render_buffers(scene, job.ref_spp, seed=scene_seed * 16 + 15)
-    write_oidn_frame(job.directory, name, "ref", ref.subset(["color", "albedo", "normal", "depth"]))
+    write_oidn_frame(job.directory, name, "ref", ref.subset(REF_PLANES + lobes[:2]))
     times["ref"] = round(time.perf_counter() - t, 3)
     rec = {
         "name": name,
@@ -169,6 +177,7 @@ def render_scene(job: RenderJob, scene_seed: int) -> dict:
         "ref_spp": job.ref_spp,
         "sampler": job.sampler,
         "seconds": times,
+        **({"lobes": True} if job.lobes else {}),
     }
     if recipe is not None:  # what the scene is, re-renderable without the generator's random draws
         rec.update(generator=job.generator, recipe=recipe)
@@ -242,7 +251,7 @@ def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
             "renderer": f"mitsuba {_mi.__version__}",
             "variant": current_variant(),
             "sampler": summary("sampler") if meta["scenes"] else job.sampler,
-            "integrator": "moment(aov(path))",
+            "integrator": "moment(aov(lobes))" if job.lobes else "moment(aov(path))",
             "pixel_filter": "box",
         }
     meta.update(

@@ -54,6 +54,9 @@ def mitsuba(variant: str | None = None):
             variant = "scalar_rgb"
             mi.set_variant(variant)
         _VARIANT = variant
+        from .lobes import register
+
+        register(mi)  # the `lobes` integrator (diffuse/specular split), for scene dicts that name it
     import mitsuba as mi
 
     return mi
@@ -64,16 +67,28 @@ def current_variant() -> str:
     return _VARIANT  # type: ignore[return-value]
 
 
-def integrator(max_depth: int = 8) -> dict:
-    """moment(aov(path)): means and second moments of colour and every feature in one pass."""
+def integrator(max_depth: int = 8, lobes: bool = False) -> dict:
+    """moment(aov(path)): means and second moments of colour and every feature in one pass.
+
+    ``lobes``: the path tracer that also splits colour into diffuse + specular (:mod:`.lobes`);
+    its colour equals ``path``'s for the same seed (to float rounding)."""
     return {
         "type": "moment",
         "nested": {
             "type": "aov",
             "aovs": "albedo:albedo,nn:sh_normal,pos:position,dd:depth",
-            "integrator": {"type": "path", "max_depth": max_depth, "rr_depth": 5},
+            "integrator": {"type": "lobes" if lobes else "path", "max_depth": max_depth, "rr_depth": 5},
         },
     }
+
+
+def with_lobes(scene: dict) -> dict:
+    """A scene dict built with :func:`integrator` whose path tracer is swapped for ``lobes``."""
+    integ = scene["integrator"]
+    inner = integ["nested"]["integrator"]
+    if integ.get("type") != "moment" or inner.get("type") not in ("path", "lobes"):
+        raise ValueError("lobes need the scene's moment(aov(path)) integrator (render/mitsuba_backend.integrator)")
+    return {**scene, "integrator": integrator(inner.get("max_depth", 8), lobes=True)}
 
 
 # film channel prefix -> canonical plane
@@ -83,6 +98,8 @@ _CHANNELS = {
     "nested.nn": ("normal", ["X", "Y", "Z"]),
     "nested.pos": ("position", ["X", "Y", "Z"]),
     "nested.dd": ("depth", ["T"]),
+    "nested.integrator.diffuse": ("diffuse", ["R", "G", "B"]),  # the lobes integrator only
+    "nested.integrator.specular": ("specular", ["R", "G", "B"]),
 }
 _VAR_NAME = {"color": "color_var", "albedo": "albedo_var", "normal": "normal_var", "depth": "depth_var"}
 
@@ -93,6 +110,8 @@ def _render_pass(mi, scene, spp: int, seed: int) -> tuple[dict[str, np.ndarray],
     col = {n: i for i, n in enumerate(names)}
     mean, m2 = {}, {}
     for prefix, (plane, suffixes) in _CHANNELS.items():
+        if f"{prefix}.{suffixes[0]}" not in col:
+            continue
         mean[plane] = np.stack([img[..., col[f"{prefix}.{s}"]] for s in suffixes], -1)
         m2[plane] = np.stack([img[..., col[f"m2_{prefix}.{s}"]] for s in suffixes], -1)
     return mean, m2

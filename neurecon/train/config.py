@@ -70,6 +70,7 @@ RENDER_KEYS = {
     "blend",
     "generator",
     "threads",
+    "lobes",  # denoise jobs: also the diffuse/specular split (render --lobes)
 }
 # `kind` of a render job: denoise (the default: neurecon.render.dataset) or olat (a virtual light
 # stage, neurecon.render.olat; its light-stage options go under `olat:` and are checked there)

@@ -3,7 +3,8 @@
 Patches are drawn partly uniformly and partly by importance (Bako et al. 2017): candidate patches
 are scored by their mean relative colour variance plus the reference's local contrast, so that
 noisy, detailed regions are seen more often than flat walls. Augmentation: flips, 90° rotations
-(world-space normals need no change), and exposure scaling (colour × s, variance × s²), which
+(world-space normals need no change), and exposure scaling (colour and its diffuse/specular
+components × s, their variances × s²), which
 keeps the network honest about HDR range.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...buffers import RADIANCE, VARIANCE_OF
 from ...io import find_frames
 from .frames import REFERENCE, Frame, importance_table, read_scene
 
@@ -196,9 +198,9 @@ class PatchSampler:
             s = float(np.exp(self.rng.uniform(-1, 1) * np.log(self.exposure_range)))
             rot, flip = int(self.rng.integers(4)), bool(self.rng.integers(2))
             for k, v in crop.items():
-                if k in ("color", REFERENCE):
+                if k in RADIANCE or k == REFERENCE:
                     v = v * s
-                elif k == "color_var":
+                elif VARIANCE_OF.get(k) in RADIANCE:
                     v = v * (s * s)
                 v = torch.rot90(v, rot, (2, 3))
                 if flip:

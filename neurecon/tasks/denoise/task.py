@@ -22,6 +22,7 @@ from ... import metrics
 from ...losses import get_loss
 from ...models import build_model, load_model
 from ...nn.features import DEFAULT_SOURCES
+from ...nn.lobes import lobe_buffers
 from ...train.config import check_keys
 from ...train.trainer import dist_info
 from .data import REFERENCE, PatchSampler, load_frames, pack_bytes_of
@@ -69,6 +70,8 @@ class DenoiseTask:
         self.init = t.get("init")
         self.loss = get_loss(t.get("loss", "smape"))
         buffers = sorted({b for s in self.sources for b in self.spec["sources"][s]})
+        if self.spec.get("decompose"):  # the diffuse/specular components (render --lobes)
+            buffers = sorted({*buffers, *(b for s in self.sources for b in lobe_buffers(self.spec["sources"][s]))})
         root = Path(self.data["root"])
         rank, world = dist_info()
         progress = rank == 0
@@ -204,6 +207,11 @@ def describe_model(task: dict) -> str:
         k = m.get("kernel", 5)
         net = f"U-Net kernel predictor (widths {widths}), {k}×{k} softmax kernels per scale"
         net += " and the gated albedo ratio" if m.get("albedo_ratio") else ""
+        net += (
+            ", diffuse (demodulated) and specular (log) denoised as a flagged batch of two"
+            if m.get("decompose")
+            else ""
+        )
     else:
         net = (
             f"KPCN ({m.get('blocks', 6)} residual blocks × {m.get('width', 32)}), "
