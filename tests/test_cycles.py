@@ -288,13 +288,15 @@ def test_sources_study_summary_and_verdict(tmp_path):
 @pytest.mark.skipif(
     not (WEIGHTS_DIR / "unet_high_cycles.pt").exists(), reason="the Cycles adapter for the default model is not shipped"
 )
-def test_shipped_cycles_adapter_loads_onto_the_default_by_name(rng):
-    """`default+cycles`: the default model's weights untouched, plus a `cycles` encoder that the
-    denoiser uses for files with Cycles channel names."""
+def test_shipped_cycles_adapter_loads_onto_the_base_it_was_trained_on(rng):
+    """`default+cycles` (= `high_v1+cycles`): the weights it was adapted to (high_v1's, not the
+    retrained default's) untouched, plus a `cycles` encoder that the denoiser uses for files with
+    Cycles channel names."""
     from neurecon.infer.denoiser import Denoiser
 
-    base, merged = load_checkpoint("default"), load_checkpoint("default+cycles")
+    base, merged = load_checkpoint("high_v1"), load_checkpoint("default+cycles")
     assert all(torch.equal(merged["model"][k], v) for k, v in base["model"].items())
+    assert not all(torch.equal(merged["model"][k], v) for k, v in load_checkpoint("default")["model"].items())
     assert merged["spec"]["sources"]["cycles"] == ["color", "albedo", "normal"]
     den = Denoiser.load("default+cycles", precision="fp32")
     frame = _frame(rng, 32, 32)

@@ -155,8 +155,8 @@ def test_cli_on_a_rendered_frame(tiny_dataset, tmp_path, capsys):
     assert "faster" in capsys.readouterr().out
     rec = json.loads((out / "lambda.json").read_text())
     assert rec["model"] == "unet_high_lambda" and set(rec["metrics"]) == {"1", "10"}
-    # λ = 1 is the shipped default exactly (gated specialisers)
-    default = Denoiser.load("default", precision="fp32").denoise_buffers(fs.read(4))
+    # λ = 1 is the denoiser it specialises exactly (gated specialisers): high_v1, the default it was trained on
+    default = Denoiser.load("high_v1", precision="fp32").denoise_buffers(fs.read(4))
     assert np.abs(read_image(out / "lambda_1.exr") - default).max() < 1e-5
     assert main(["lambda", str(tmp_path / "frame.exr"), "--out", str(tmp_path / "x"), "--lambdas", "0.5"]) == 2
     assert "≥ 1" in capsys.readouterr().err

@@ -33,10 +33,11 @@ def test_presets_and_default_are_shipped():
     assert {"default", "fast", "balanced", "high", "lambda"} <= set(SHIPPED)
 
 
-def test_lambda_is_the_default_models_lambda_control(tiny_dataset):
-    """`lambda` specialises the default denoiser: at λ = 1 (gated) it is that denoiser exactly."""
+def test_lambda_is_the_v1_default_models_lambda_control(tiny_dataset):
+    """`lambda` specialises `high_v1` (the default it was trained on): at λ = 1 (gated) it is that
+    denoiser exactly."""
     fs = next(iter(find_frames(tiny_dataset / "valid").values()))
     buf = fs.read(4).crop(0, 0, 32, 32)
-    default = Denoiser.load("default", precision="fp32").denoise_buffers(buf)
+    default = Denoiser.load("high_v1", precision="fp32").denoise_buffers(buf)
     lam1 = Denoiser.load("lambda", precision="fp32").denoise_buffers(buf, lam=1.0)
     assert abs(lam1 - default).max() < 1e-5

@@ -82,7 +82,7 @@ def load_checkpoint(name_or_path: str | Path | None, default: str = "default") -
     ck = read_file(resolve(name_or_path, default))
     if is_adapter(ck):
         info = check_adapter(ck, str(name_or_path))
-        base = str(name_or_path).partition("+")[0] if str(name_or_path) in registry.SHIPPED else info["base"]
+        base = info["base"]  # the weights it was trained on (a shipped alias may name another base)
         return apply_adapter(load_checkpoint(base, default), ck, base, str(name_or_path))
     if "spec" not in ck or "model" not in ck:
         raise CheckpointError(f"{name_or_path}: not a neurecon checkpoint (needs 'spec' and 'model')")
@@ -171,7 +171,7 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
 #
 #     adapter: {base: "default", base_digest: "…", source: "cycles", buffers: [...], trained: ["encoders.cycles."]}
 #
-# It loads onto its base by name: ``--model default+cycles`` (a shipped adapter), ``--model
+# It loads onto the base it names: ``--model default+cycles`` (a shipped adapter), ``--model
 # BASE+path/adapter.pt``, or ``--model path/adapter.pt`` (onto the base it names). The base's
 # weights must be the ones it was trained against (their :func:`weights_digest`): an adapter on
 # other weights would silently compute something else.

@@ -92,10 +92,13 @@ for _name, _target in [
     register_task(_name, _target)
 
 # "default" is what Denoiser.load() gives without a name: the best quality at ≥ OIDN's throughput
-# (bench/denoise.py); "lambda" is the default model's λ control
+# (docs/generalise.md); "lambda" is the λ control of `high_v1`, the default it was trained on
 for _name, _file, _task in [
     ("default", "unet_high.pt", "denoise"),
     ("high", "unet_high.pt", "denoise"),
+    # the default until the grammar fine-tune (docs/generalise.md); the Cycles adapter and the error
+    # predictor were trained on its weights and load onto it
+    ("high_v1", "unet_high_v1.pt", "denoise"),
     ("fast", "unet_fast.pt", "denoise"),
     ("balanced", "unet_balanced.pt", "denoise"),
     ("kpcn", "kpcn_default.pt", "denoise"),
@@ -103,8 +106,9 @@ for _name, _file, _task in [
     ("high_lambda", "unet_high_lambda.pt", "denoise_lambda"),
     ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
     ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
-    # adapters (an adapter file loads onto the base its name starts with): a Cycles encoder (§7.1)
-    ("default+cycles", "unet_high_cycles.pt", "denoise_adapt"),
+    # adapters (a shipped adapter loads onto the base it was trained on): a Cycles encoder (§7.1)
+    ("high_v1+cycles", "unet_high_cycles.pt", "denoise_adapt"),
+    ("default+cycles", "unet_high_cycles.pt", "denoise_adapt"),  # = high_v1+cycles until re-adapted
     ("high+cycles", "unet_high_cycles.pt", "denoise_adapt"),
     ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"),
     ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),

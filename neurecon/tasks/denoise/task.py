@@ -174,10 +174,13 @@ def describe_data(task: dict) -> dict:
     dirs = [("train" if len(subs) == 1 else f"train {t}", "train", t) for t in subs]
     out = {}
     for key, split, sub in dirs + [("valid", "valid", d["valid"])]:
-        meta = root / sub / "metadata.json"
-        if not meta.exists():
+        metas = sorted((root / sub).glob("metadata*.json"))  # one per render shard
+        if not metas:
             continue
+        meta = metas[0]
         m = json.loads(meta.read_text())
+        for other in metas[1:]:
+            m["scenes"] = m.get("scenes", []) + json.loads(other.read_text()).get("scenes", [])
         # what training read (limit, seed range) as each scene was rendered, not what the last job planned
         used = select_scenes(find_frames(meta.parent), d.get(f"{split}_limit"), d.get(f"{split}_seeds"))
         recs = {r["name"]: r for r in m.get("scenes", [])}
@@ -189,8 +192,9 @@ def describe_data(task: dict) -> dict:
         seeds = [s for s in map(scene_seed, used) if s is not None]
         out[key]["scenes"] = len(used)
         out[key]["seed_range"] = [min(seeds), max(seeds) + 1] if seeds else m.get("seed_range")
+        kind = "scene-grammar" if any(recs.get(n, {}).get("generator") == "grammar" for n in used) else "procedural"
         out[key]["text"] = (
-            f"{len(used)} procedural Mitsuba scenes, {m.get('size')}², noisy {m.get('spp')} spp, "
+            f"{len(used)} {kind} Mitsuba scenes, {m.get('size')}², noisy {m.get('spp')} spp, "
             f"reference {m.get('ref_spp')} spp, seeds {out[key]['seed_range']} "
             f"({m.get('renderer')}, {m.get('variant')})"
         )
