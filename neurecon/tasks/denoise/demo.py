@@ -1,7 +1,7 @@
 """`neurecon demo`: the README's first command. Render one test-split scene with Mitsuba, denoise
 it with the shipped default (and OIDN when pyoidn is installed), write EXRs, metrics and the
 self-contained HTML report (report/index.html, neurecon.report), with a λ explorer page for the
-default's λ control. The output directory is a report directory: `neurecon report OUT` rebuilds
+λ control (`lambda`, on `high_v1`). The output directory is a report directory: `neurecon report OUT` rebuilds
 the page from its EXRs (noisy.exr, reference.exr, neurecon.exr, oidn.exr)."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def run_demo(
     }
     card = den.card.get("name", model or "default")
     links = {}
-    if model is None and (WEIGHTS_DIR / SHIPPED["lambda"].file).exists():  # the default's λ control
+    if model is None and (WEIGHTS_DIR / SHIPPED["lambda"].file).exists():  # the λ control (of high_v1)
         lam_page, t = explore(
             Denoiser.load("lambda"),
             noisy,
