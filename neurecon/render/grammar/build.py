@@ -182,11 +182,10 @@ def _object(i: int, obj: dict):
         if em is not None:
             out["emitter"] = em
         return out
-    lift = s if kind in ("lumpy", "torus", "displaced") else 0.0
-    verts, faces, uvs = meshes.place(_object_mesh(geo), s, obj["turn"], (x, y + lift, z), tilt=obj["tilt"])
-    if kind == "card":  # a standing card
-        verts, faces, uvs = meshes.place(meshes.card(), s, obj["turn"], (x, y + s, z), tilt=90 + obj["tilt"])
-    return mesh_shape(f"obj{i}", (verts, faces, uvs), b, smooth=kind in _SMOOTH, emitter=em)
+    lift = s if kind in ("lumpy", "torus", "displaced", "card") else 0.0  # centred meshes stand on the floor
+    tilt = obj["tilt"] + (90 if kind == "card" else 0)  # a card stands upright
+    mesh = meshes.place(_object_mesh(geo), s, obj["turn"], (x, y + lift, z), tilt=tilt)
+    return mesh_shape(f"obj{i}", mesh, b, smooth=kind in _SMOOTH, emitter=em)
 
 
 def _rect(name: str, corners: np.ndarray, b: dict):
