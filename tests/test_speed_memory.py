@@ -76,30 +76,30 @@ CHILD = textwrap.dedent(
                normal=rng.random((2048, 2048, 3), dtype=np.float32) * 2 - 1)
     from neurecon.buffers import Buffers
     buf = Buffers(**buf)
-    rows, samples = [], []
-    for mb in map(int, sys.argv[1:]):
-        den.maxmem_mb = mb
-        reset_peak_rss()
-        out = den.denoise_buffers(buf)
-        rows.append({"budget": mb, "peak": peak_rss_mb() - base, "tiles": den.last_plan.count})
-        samples.append(out[::3, ::3].copy())  # what is kept of one result while the next runs: 6 MB
-        del out
-    print(json.dumps({"rows": rows, "diff": float(np.abs(samples[0] - samples[-1]).max())}))
+    den.maxmem_mb = int(sys.argv[1])
+    reset_peak_rss()
+    out = den.denoise_buffers(buf)
+    row = {"budget": den.maxmem_mb, "peak": peak_rss_mb() - base, "tiles": den.last_plan.count}
+    print(json.dumps({"row": row, "sample": out[::64, ::64].tolist()}))
     """
 )
 
 
 def test_memory_budget_holds_for_a_2048_frame():
-    """A 2048² frame (its planes alone 144 MB) with `fast` at two budgets in a fresh process: the
-    peak RSS the frame adds over the process (planes, copies, activations, output) stays within
-    1.2× the budget, both budgets tile, and their results agree."""
-    res = subprocess.run([sys.executable, "-c", CHILD, "1024", "512"], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-2000:]
-    got = json.loads(res.stdout.strip().splitlines()[-1])
-    for row in got["rows"]:
-        assert row["tiles"] >= 2, row
-        assert row["peak"] <= 1.2 * row["budget"], row
-    assert got["diff"] < 1e-4
+    """A 2048² frame (its planes alone 144 MB) with `fast` at two budgets, each in a fresh process
+    (one process running both carried 50–90 MB of the first frame's freed heap into the second:
+    600–642 MB at 512 MB from run to run, against 552–555 MB fresh): the peak RSS the frame adds over the process
+    (planes, copies, activations, output) stays within 1.2× the budget, both budgets tile, and their
+    results agree."""
+    samples = []
+    for mb in (1024, 512):
+        res = subprocess.run([sys.executable, "-c", CHILD, str(mb)], capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        assert got["row"]["tiles"] >= 2, got["row"]
+        assert got["row"]["peak"] <= 1.2 * mb, got["row"]
+        samples.append(np.asarray(got["sample"]))
+    assert np.abs(samples[0] - samples[1]).max() < 1e-4
 
 
 def test_a_budget_below_the_floor_is_refused_naming_the_minimum():
