@@ -2,7 +2,8 @@
 line of neurecon.studies.sources (its docstring, printed by --help, describes the study).
 
     neurecon render --recipe configs/denoise_adapt/cycles.yaml        # Cycles train/valid/test (needs --cycles setup)
-    .venv/bin/python bench/sources.py --frames 8 16 32 --scratch 32   # → bench/results/sources/sources.{json,md,png}
+    .venv/bin/python bench/sources.py --frames 8 16 32 75 --scratch 32 75 \
+        --mitsuba-test data/mitsuba128/test --table2   # → bench/results/sources/sources.{json,md,png}
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def main(argv=None) -> int:
         help="a Mitsuba test split (e.g. data/mitsuba128/test): adds the Table 2 analogue (needs --scratch)",
     )
     ap.add_argument(
+        "--table2",
+        nargs="?",
+        const="data/mitsuba,data/cycles",
+        default=None,
+        metavar="A_ROOT,B_ROOT",
+        help="train Table 2's four models from scratch (configs/denoise_sources/table2.yaml) on these "
+        "Mitsuba and Cycles dataset roots (default data/mitsuba,data/cycles) and add them to --mitsuba-test's table",
+    )
+    ap.add_argument(
         "--adapter",
         nargs="*",
         default=[],
@@ -39,6 +49,9 @@ def main(argv=None) -> int:
     )
     a = ap.parse_args(argv)
     extra = dict(item.split("=", 1) for item in a.adapter)
+    table2 = dict(zip(("mitsuba", "cycles"), a.table2.split(","))) if a.table2 else None
+    if table2 and not a.mitsuba_test:
+        ap.error("--table2 needs --mitsuba-test (the A test split)")
     sources.run(
         data=a.data,
         test=a.test,
@@ -53,6 +66,7 @@ def main(argv=None) -> int:
         limit=a.limit,
         mitsuba_test=a.mitsuba_test,
         extra=extra,
+        table2=table2,
     )
     return 0
 

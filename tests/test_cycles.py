@@ -241,6 +241,7 @@ def test_tiny_cycles_render_reads_back_with_its_buffers(tmp_path):
     frames = find_frames(tmp_path / "test")
     fs = frames["scene200000"]
     noisy, ref = fs.read(2), fs.read("ref")
+    assert noisy.source == "cycles"  # the folder's metadata declares it: the model picks its cycles encoder
     assert {"color", "albedo", "normal", "depth", "motion"} <= set(noisy.names())
     assert noisy.shape == (64, 64) and ref.shape == (64, 64)
     assert np.isfinite(noisy["color"]).all() and noisy["color"].mean() > 0
@@ -265,6 +266,53 @@ def test_tiny_cycles_render_reads_back_with_its_buffers(tmp_path):
     )
     raw = read_buffers(tmp_path / "raw" / "raw_ref.cycles.exr")
     assert raw.source == "cycles" and {"color", "albedo", "normal"} <= set(raw.names())
+
+
+def test_halves_variance_is_the_variance_of_their_mean(rng):
+    """(a − b)²/4 is unbiased for Var((a + b)/2): over many pixels of independent halves with a
+    known per-pixel variance σ², its mean is σ²/2, and the mean of the halves is kept."""
+    from neurecon.render.cycles_backend import halves_mean_variance
+
+    sigma = rng.uniform(0.1, 2.0, (64, 64, 1)).astype(np.float32)
+    mu = rng.uniform(0, 5, (64, 64, 3)).astype(np.float32)
+    est = []
+    for _ in range(50):
+        a, b = (Buffers(color=mu + sigma * rng.standard_normal(mu.shape).astype(np.float32)) for _ in range(2))
+        a["depth"] = np.ones((64, 64, 1), np.float32)
+        out = halves_mean_variance(a, b)
+        assert np.allclose(out["color"], (a["color"] + b["color"]) / 2) and "albedo_var" not in out
+        assert np.array_equal(out["depth"], a["depth"])
+        est.append(out["color_var"] / (sigma**2 / 2))
+    ratio = np.mean(est)
+    assert abs(ratio - 1) < 0.02, ratio  # 50 · 64² · 3 samples of a χ²₁ ratio: σ ≈ 0.004
+
+
+def test_variance_halves_needs_cycles_and_even_spp():
+    from neurecon.render.dataset import RenderJob
+
+    with pytest.raises(ValueError, match="applies to Cycles"):
+        RenderJob(out="x", variance="halves").validate()
+    with pytest.raises(ValueError, match="spp must be even"):
+        RenderJob(out="x", renderer="cycles", variance="halves", spp=[4, 5]).validate()
+    with pytest.raises(ValueError, match="unknown variance mode"):
+        RenderJob(out="x", renderer="cycles", variance="split").validate()
+
+
+@needs_bpy
+def test_tiny_cycles_halves_render_has_variances(tmp_path):
+    """`variance: halves`: each noisy frame carries colour/albedo/normal variances and the folder
+    declares the cycles_var source, whose encoder reads them."""
+    from neurecon.io import find_frames
+    from neurecon.nn.features import DEFAULT_SOURCES
+    from neurecon.render.dataset import RenderJob, run
+
+    job = RenderJob(out=str(tmp_path), split="test", scenes=1, size=48, spp=[2], ref_spp=4, renderer="cycles")
+    job.variance = "halves"
+    meta = run(job, progress=False)
+    assert meta["source"] == "cycles_var" and meta["scenes"][0]["variance"] == "halves"
+    noisy = find_frames(tmp_path / "test")["scene200000"].read(2)
+    assert set(DEFAULT_SOURCES["cycles_var"]) <= set(noisy.names())
+    assert noisy["color_var"].min() >= 0 and noisy["color_var"].max() > 0  # 1 spp halves of a noisy frame differ
 
 
 def test_sources_study_summary_and_verdict(tmp_path):

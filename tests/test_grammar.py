@@ -143,3 +143,22 @@ def test_a_wrong_generator_is_a_clear_error():
         RenderJob(out="x", generator="grammar", renderer="cycles").validate()
     with pytest.raises(ValueError, match="not a grammar-1 scene recipe"):
         grammar.build_scene({"layout": {}})
+
+
+def test_require_kind_keeps_only_recipes_with_that_kind():
+    from neurecon.render.dataset import RenderJob
+    from neurecon.render.grammar.recipe import kinds_in, sample_recipe
+
+    job = RenderJob(out="x", generator="grammar", scenes=6, size=64, require=["normalmap"])
+    job.validate()
+    seeds = job.scene_ids()
+    assert len(seeds) == 6 and seeds == sorted(set(seeds))
+    assert all("normalmap" in kinds_in(sample_recipe(s, 64))["material"] for s in seeds)
+    skipped = [s for s in range(seeds[0], seeds[-1]) if s not in seeds]
+    assert skipped and all("normalmap" not in kinds_in(sample_recipe(s, 64))["material"] for s in skipped)
+    job.shard = (1, 2)
+    assert job.scene_ids() == seeds[1::2]
+    with pytest.raises(ValueError, match="unknown grammar kind"):
+        RenderJob(out="x", generator="grammar", require=["bumpy"]).validate()
+    with pytest.raises(ValueError, match="--generator grammar"):
+        RenderJob(out="x", require=["bump"]).validate()

@@ -64,6 +64,7 @@ def read_frame(
     """One frame: the multi-layer EXR `path` (its Cycles view layer `layer`), or (`path` None)
     OIDN-style separate files."""
     from ..io import read_buffers, read_image
+    from ..io.oidn_layout import declared_source
 
     files = {"albedo": alb, "normal": nrm, "color_var": var, "albedo_var": alb_var, "normal_var": nrm_var}
     if path and (hdr or any(files.values())):  # a flag beside a multi-layer EXR would be silently ignored
@@ -80,21 +81,8 @@ def read_frame(
     for plane, file in files.items():
         if file:
             buf[plane] = read_image(file)
-    buf.source = dataset_source(hdr)
+    buf.source = declared_source(hdr)
     return buf
-
-
-def dataset_source(path: str) -> str | None:
-    """The source a rendered dataset folder declares for its files (`neurecon render` writes
-    ``"source"`` into the folder's metadata.json for Cycles), else None."""
-    import json
-
-    meta = Path(path).parent / "metadata.json"
-    try:
-        source = json.loads(meta.read_text()).get("source")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return source if isinstance(source, str) else None
 
 
 def read_frame_args(a: argparse.Namespace, path: str | None) -> Buffers:

@@ -49,6 +49,22 @@ def add_parser(sub) -> None:
         "(.diff/.spec and their variances .diff_var/.spec_var; the reference .diff/.spec)",
     )
     r.add_argument(
+        "--require-kind",
+        nargs="+",
+        default=None,
+        metavar="KIND",
+        help="grammar: render only the seeds whose recipe uses one of these kinds (e.g. bump normalmap photo), "
+        "the first --scenes of them from --seed",
+    )
+    r.add_argument(
+        "--variance",
+        choices=["none", "halves"],
+        default="none",
+        help="cycles: none (Cycles has no variance pass), or halves: each noisy frame is the mean of two "
+        "half-sample renders, with the variance of that mean, (a - b)^2/4, as .var/.alb_var/.nrm_var "
+        "(source cycles_var)",
+    )
+    r.add_argument(
         "--shard",
         default="0/1",
         help="render scenes k with k %% N == i (one frame: its row bands k with k %% N == i, into -o part.npz)",
@@ -417,6 +433,8 @@ def run(a) -> int:
         threads=a.threads,
         generator=a.generator,
         lobes=a.lobes,
+        variance=a.variance,
+        require=list(a.require_kind or []),
     )
     meta = run_job(job, progress=not a.quiet)
     print(f"rendered {len(job.scene_ids())} scene(s) into {job.directory} with {meta['renderer']} ({meta['variant']})")

@@ -97,7 +97,21 @@ class FrameSet:
                 out[plane] = arr[..., : PLANES[plane]]
             except BufferError as e:
                 raise BufferError(f"{path}: {e}") from None
+        out.source = declared_source(level["color"])
         return out
+
+
+def declared_source(path: str | os.PathLike) -> str | None:
+    """The source a rendered dataset folder declares for its files (`neurecon render` writes
+    ``"source"`` into the folder's metadata.json for Cycles renders), else None."""
+    import json
+
+    meta = Path(path).parent / "metadata.json"
+    try:
+        source = json.loads(meta.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return source if isinstance(source, str) else None
 
 
 def _tag(spp_or_ref: Tag) -> Tag:

@@ -107,9 +107,9 @@ for _name, _file, _task in [
     ("balanced_lambda", "unet_balanced_lambda.pt", "denoise_lambda"),
     ("kpcn_lambda", "kpcn_lambda.pt", "denoise_lambda"),
     # adapters (a shipped adapter loads onto the base it was trained on): a Cycles encoder (§7.1)
-    ("high_v1+cycles", "unet_high_cycles.pt", "denoise_adapt"),
-    ("default+cycles", "unet_high_cycles.pt", "denoise_adapt"),  # = high_v1+cycles until re-adapted
+    ("default+cycles", "unet_high_cycles.pt", "denoise_adapt"),
     ("high+cycles", "unet_high_cycles.pt", "denoise_adapt"),
+    ("high_v1+cycles", "unet_high_v1_cycles.pt", "denoise_adapt"),
     ("sr_teacher_x2", "sr_teacher_x2.pt", "sr"),
     ("sr_vanilla_x2", "sr_vanilla_x2.pt", "sr"),
     ("sr_eco_x2", "sr_eco_x2.pt", "sr"),

@@ -30,6 +30,8 @@ DEFAULT_SOURCES: dict[str, list[str]] = {
     "oidn": ["color", "albedo", "normal"],
     # Blender Cycles: Combined + Denoising Albedo/Normal, its own filter and sampler, no variance pass
     "cycles": ["color", "albedo", "normal"],
+    # Cycles rendered as two half-sample renders: their mean, and the variance of it estimated from the two
+    "cycles_var": ["color", "color_var", "albedo", "albedo_var", "normal", "normal_var"],
 }
 
 

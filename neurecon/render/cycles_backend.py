@@ -458,6 +458,8 @@ def render_exr(path: Path, spp: int, seed: int) -> float:
 
 # motion_next has no file in the OIDN layout; for stills both are 0 (the Vector pass is kept as `mv`)
 NOISY_PLANES = ["color", "albedo", "normal", "depth", "motion"]
+VAR_PLANES = ["color_var", "albedo_var", "normal_var"]  # variance "halves": estimated from two half-sample renders
+REF_PLANES = ["color", "albedo", "normal", "depth"]
 
 
 def frame_seed(scene_seed: int, level: int) -> int:
@@ -466,12 +468,45 @@ def frame_seed(scene_seed: int, level: int) -> int:
     return (scene_seed * 16 + level) % (2**31 - 1)
 
 
+def halves_mean_variance(a, b):
+    """Two independent half-sample renders of one frame → (their mean, the variance of that mean)
+    per plane of colour, albedo and normal: with two samples of a per-pixel estimator, the sample
+    variance is (a − b)²/2 and the mean's variance half of it, (a − b)²/4. Other planes (depth,
+    motion) come from the first half."""
+    from ..buffers import Buffers
+
+    out = Buffers({n: a[n] for n in a.names()})
+    for plane in ("color", "albedo", "normal"):
+        if plane in a and plane in b:
+            x, y = a[plane].astype(np.float64), b[plane].astype(np.float64)
+            out[plane] = ((x + y) / 2).astype(np.float32)
+            out[f"{plane}_var"] = ((x - y) ** 2 / 4).astype(np.float32)
+    return out
+
+
+def _render_level(tmp: Path, level: int, spp: int, scene_seed: int, halves: bool):
+    """One frame of the ladder as Buffers (two half-sample renders with a variance estimate when
+    `halves`); seconds taken."""
+    from ..io import read_buffers
+
+    if not halves:
+        exr = Path(tmp) / f"{level}.exr"
+        seconds = render_exr(exr, spp, frame_seed(scene_seed, level))
+        return read_buffers(exr), seconds, exr
+    parts, seconds = [], 0.0
+    for half in (0, 1):  # the second half's seeds (level + 8) never meet a ladder level's (< 8) or the ref's (15)
+        exr = Path(tmp) / f"{level}_{half}.exr"
+        seconds += render_exr(exr, spp // 2, frame_seed(scene_seed, level + 8 * half))
+        parts.append(read_buffers(exr))
+    return halves_mean_variance(*parts), seconds, None
+
+
 def render_task(task: dict) -> dict:
     """In the child: one scene (procedural seed or .blend) → its noisy ladder and reference in
     OIDN's layout under task["directory"]."""
     import bpy
 
-    from ..io import read_buffers, write_oidn_frame
+    from ..io import write_oidn_frame
 
     if task.get("blend"):
         bpy.ops.wm.open_mainfile(filepath=task["blend"])
@@ -482,13 +517,12 @@ def render_task(task: dict) -> dict:
     settings = configure(size, task.get("threads", 0))
     directory = Path(task["directory"])
     times = {}
+    halves = task.get("variance") == "halves"
     with tempfile.TemporaryDirectory() as tmp:
         for level, spp in [*enumerate(task["spp"]), (15, task["ref_spp"])]:
-            exr = Path(tmp) / f"{level}.exr"
-            seconds = render_exr(exr, spp, frame_seed(task["seed"], level))
-            buf = read_buffers(exr)
+            buf, seconds, exr = _render_level(Path(tmp), level, spp, task["seed"], halves and level != 15)
             tag = "ref" if level == 15 else spp
-            planes = NOISY_PLANES if level != 15 else ["color", "albedo", "normal", "depth"]
+            planes = (NOISY_PLANES + (VAR_PLANES if halves else [])) if level != 15 else REF_PLANES
             write_oidn_frame(directory, task["name"], tag, buf.subset([p for p in planes if p in buf.names()]))
             times["ref" if level == 15 else f"{spp}spp"] = round(seconds, 3)
             if level == 15 and task.get("keep_exr"):

@@ -24,6 +24,7 @@ from .mitsuba_backend import current_variant, mitsuba, render_buffers, with_lobe
 from .scenes import SAMPLERS, random_scene
 
 RENDERERS = ("mitsuba", "cycles")
+VARIANCE_MODES = ("none", "halves")
 GENERATORS = ("procedural", "grammar")
 
 SPLIT_SEED_BASE = {"train": 0, "valid": 100_000, "test": 200_000}
@@ -50,6 +51,9 @@ class RenderJob:
     threads: int = 0  # render threads (0 = the renderer's choice: all cores)
     generator: str = "procedural"  # mitsuba: scenes.random_scene, or "grammar" (render.grammar: wider, recipes kept)
     lobes: bool = False  # mitsuba: also write the diffuse/specular split (render/lobes.py)
+    variance: str = "none"  # cycles: "halves" = each noisy frame from two half-sample renders, with their variance
+    # grammar: keep only the seeds whose recipe uses one of these kinds (e.g. bump, normalmap, photo)
+    require: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         """A clear ValueError for a job that cannot render (before Mitsuba is loaded)."""
@@ -62,6 +66,14 @@ class RenderJob:
             raise ValueError(f".blend file(s) not found: {', '.join(missing)}")
         if self.lobes and self.renderer != "mitsuba":
             raise ValueError("--lobes (the diffuse/specular split) renders with Mitsuba")
+        if self.variance not in VARIANCE_MODES:
+            raise ValueError(f"unknown variance mode '{self.variance}'; choose from {', '.join(VARIANCE_MODES)}")
+        if self.variance == "halves":
+            if self.renderer != "cycles":
+                raise ValueError("variance halves applies to Cycles (Mitsuba writes its variances itself)")
+            odd = [v for v in (self.spp if isinstance(self.spp, (list, tuple)) else [self.spp]) if v % 2 or v < 2]
+            if odd:
+                raise ValueError(f"variance halves splits each frame's spp in two: spp must be even, got {odd}")
         if self.renderer == "cycles" and self.sampler != "independent":
             raise ValueError("--sampler applies to Mitsuba; Cycles renders with its own default sampling pattern")
         if self.sampler not in SAMPLERS:
@@ -70,6 +82,14 @@ class RenderJob:
             raise ValueError(f"unknown scene generator '{self.generator}'; choose from {', '.join(GENERATORS)}")
         if self.generator != "procedural" and self.renderer != "mitsuba":
             raise ValueError(f"the {self.generator} generator renders with Mitsuba")
+        if self.require:
+            if self.generator != "grammar":
+                raise ValueError("--require-kind selects scene-grammar recipes (--generator grammar)")
+            from .grammar.recipe import ALL_KINDS
+
+            unknown = [k for k in self.require if k not in ALL_KINDS]
+            if unknown:
+                raise ValueError(f"unknown grammar kind(s) {unknown}; known: {', '.join(sorted(ALL_KINDS))}")
         if self.split not in SPLIT_SEED_BASE:
             raise ValueError(f"unknown split '{self.split}'; choose from {', '.join(SPLIT_SEED_BASE)}")
         checked = [("scenes", self.scenes), ("ref_spp", self.ref_spp)]
@@ -90,6 +110,10 @@ class RenderJob:
         i, n = self.shard
         if self.blend:
             return [k for k in range(len(self.blend)) if k % n == i]
+        if self.require:  # the first `scenes` seeds from `base` whose recipes use a required kind
+            from .grammar.recipe import seeds_using
+
+            return [s for k, s in enumerate(seeds_using(self.require, base, self.scenes, self.size)) if k % n == i]
         return [base + k for k in range(self.scenes) if k % n == i]
 
     @property
@@ -126,6 +150,7 @@ def render_cycles_scene(job: RenderJob, scene_id: int) -> dict:
         "ref_spp": job.ref_spp,
         "directory": str(job.directory),
         "threads": job.threads,
+        "variance": job.variance,
     }
     if job.blend:
         task["blend"] = str(Path(job.blend[scene_id]).resolve())
@@ -133,6 +158,7 @@ def render_cycles_scene(job: RenderJob, scene_id: int) -> dict:
     rec = run_worker(task)
     out = {"name": name, "seed": scene_id, "size": rec["cycles"]["resolution"][0], "spp": list(job.spp)}
     out.update({"ref_spp": job.ref_spp, "sampler": "cycles", "seconds": rec["seconds"], "cycles": rec["cycles"]})
+    out["variance"] = job.variance
     if job.blend:
         out["blend"] = task["blend"]
         out.pop("seed")
@@ -242,7 +268,8 @@ def _write_meta(meta: dict, path: Path, job: RenderJob, seconds: float) -> None:
             "sampler": "cycles",
             "integrator": "path (Cycles defaults; adaptive sampling and denoising off)",
             "pixel_filter": cyc.get("pixel_filter", "blackman_harris 1.5px"),
-            "source": "cycles",
+            "variance": job.variance,
+            "source": "cycles_var" if job.variance == "halves" else "cycles",
         }
     else:
         import mitsuba as _mi

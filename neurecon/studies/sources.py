@@ -73,6 +73,74 @@ def train_scratch(data: str, frames: int, runs: Path, base: str, source: str, ov
     return run_dir / "best.pt"
 
 
+TABLE2_RECIPE = RECIPE.parents[1] / "denoise_sources" / "table2.yaml"
+# Table 2's four models: which encoder each renderer's frames go through (a renderer left out is
+# not trained on); A = mitsuba, B = cycles
+TABLE2_ROWS = {
+    "a_only": {"mitsuba": "oidn"},
+    "b_only": {"cycles": "cycles"},
+    "shared": {"mitsuba": "oidn", "cycles": "oidn"},
+    "per_source": {"mitsuba": "oidn", "cycles": "cycles"},
+}
+TABLE2_NAMES = {
+    "a_only": "A only (Mitsuba)",
+    "b_only": "B only (Cycles)",
+    "shared": "A + B, one shared encoder",
+    "per_source": "A + B, one encoder per renderer",
+}
+
+
+def table2_config(row: str, roots: dict[str, str], runs: Path) -> dict:
+    """The Table 2 recipe with `row`'s train/valid dirs and their sources filled in."""
+    from ..train.config import read_config_file
+
+    raw = read_config_file(TABLE2_RECIPE)
+    raw.pop("render", None)
+    mapping = {}
+    for renderer, source in TABLE2_ROWS[row].items():
+        for split in ("train", "valid"):
+            mapping[f"{roots[renderer]}/{split}"] = source
+    data = raw["task"]["data"]
+    data.update(
+        root=".",
+        train=[d for d in mapping if d.endswith("/train")],
+        valid=[d for d in mapping if d.endswith("/valid")],
+        source=mapping,
+    )
+    raw["run"]["out"] = str(runs / "table2" / row)
+    raw["card"] = {"name": f"table2_{row}", "config": str(TABLE2_RECIPE.relative_to(RECIPE.parents[2]))}
+    return raw
+
+
+def train_table2(roots: dict[str, str], runs: Path, overrides: list[str]) -> dict[str, Path]:
+    """Train (or reuse) Table 2's four models; their best.pt per row."""
+    from ..train.run import train_from_config
+
+    out = {}
+    for row in TABLE2_ROWS:
+        run_dir = runs / "table2" / row
+        if not _finished(run_dir):
+            train_from_config(table2_config(row, roots, runs), overrides=overrides)
+        out[row] = run_dir / "best.pt"
+    return out
+
+
+def table2_models(paths: dict[str, Path]) -> dict:
+    """{row name: {renderer: Buffers → image}}: each model reads a renderer through the encoder it
+    was trained with for it, or, for the renderer it never saw, through its only encoder."""
+    from ..infer.denoiser import Denoiser
+
+    models = {}
+    for row, path in paths.items():
+        den = Denoiser.load(str(path), precision="fp32")
+        fns = {}
+        for renderer in ("mitsuba", "cycles"):
+            src = TABLE2_ROWS[row].get(renderer) or next(iter(TABLE2_ROWS[row].values()))
+            fns[renderer] = lambda b, den=den, src=src: den.denoise_buffers(b, source=src)
+        models[TABLE2_NAMES[row]] = fns
+    return models
+
+
 def evaluate(data: str, methods: dict, spp: list[int], limit: int | None = None) -> list[dict]:
     """Rows of relMSE / DSSIM for every test frame and method. `methods` maps a name to a callable
     Buffers → H×W×3 image."""
@@ -183,9 +251,13 @@ def run(
     limit: int | None = None,
     mitsuba_test: str | None = None,
     extra: dict[str, str] | None = None,
+    table2: dict[str, str] | None = None,
 ) -> dict:
     """Train (or reuse) the adapters and scratch models, evaluate everything on `test`, write
-    sources.json, sources.md and sources.png into `out`."""
+    sources.json, sources.md and sources.png into `out`. With `mitsuba_test`, also Table 2 on
+    both renderers' test splits: the four models trained from scratch when `table2` gives the
+    renderers' dataset roots ({"mitsuba": ..., "cycles": ...}), and the shipped default with and
+    without its adapter."""
     from .. import peers
     from ..infer.denoiser import Denoiser
     from ..models.checkpoint import read_file
@@ -212,26 +284,23 @@ def run(
     rows = evaluate(test, methods, spp, limit)
     summary = summarise(rows)
     table = None
-    if mitsuba_test and frames and scratch:
-        # A = Mitsuba, B = Cycles. "A only": the shipped default (its mitsuba encoder on A, the oidn
-        # one on B's colour+albedo+normal); "B only": from scratch on B (its cycles encoder on both);
-        # "both, per-source encoders": the adapted default (mitsuba encoder on A, cycles on B)
-        n_a, n_s = max(frames), max(scratch)
-        base_den, adapted, scratch_den = dens["default"], dens[f"adapted@{n_a}"], dens[f"scratch@{n_s}"]
-        models = {
-            "A only (default, Mitsuba-trained)": {
-                "mitsuba": lambda b: base_den.denoise_buffers(b, source="mitsuba"),
-                "cycles": lambda b: base_den.denoise_buffers(b, source="oidn"),
-            },
-            f"B only (scratch on {n_s} Cycles frames)": {
-                "mitsuba": lambda b: scratch_den.denoise_buffers(b, source=source),
-                "cycles": lambda b: scratch_den.denoise_buffers(b, source=source),
-            },
-            f"A + B, per-source encoders (default + cycles adapter, {n_a} frames)": {
+    table2_runs = train_table2(table2, runs, overrides) if table2 else {}
+    if mitsuba_test and (frames or table2_runs):
+        # A = Mitsuba, B = Cycles: the four from-scratch models, then the shipped default (its
+        # mitsuba encoder on A, the oidn one on B) and the default with its adapter (cycles on B)
+        models = table2_models(table2_runs)
+        base_den = dens["default"]
+        models["the default (Mitsuba-trained), unadapted"] = {
+            "mitsuba": lambda b: base_den.denoise_buffers(b, source="mitsuba"),
+            "cycles": lambda b: base_den.denoise_buffers(b, source="oidn"),
+        }
+        if frames:
+            n_a = max(frames)
+            adapted = dens[f"adapted@{n_a}"]
+            models[f"the default + a cycles encoder adapted on {n_a} frames"] = {
                 "mitsuba": lambda b: adapted.denoise_buffers(b, source="mitsuba"),
                 "cycles": lambda b: adapted.denoise_buffers(b, source=source),
-            },
-        }
+            }
         if peers.available():
             oidn = {"mitsuba": methods["oidn"], "cycles": methods["oidn"]}
             models["OIDN 2.5 (reference line)"] = oidn
@@ -248,6 +317,8 @@ def run(
             "source": source,
             "frames": frames,
             "scratch": scratch or [],
+            "table2_roots": table2 or {},
+            "table2_runs": {k: str(v) for k, v in table2_runs.items()},
             "overrides": overrides,
             "adapters": {str(n): str(p) for n, p in adapters.items()},
             "extra_adapters": dict(extra or {}),

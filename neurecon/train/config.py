@@ -71,6 +71,8 @@ RENDER_KEYS = {
     "generator",
     "threads",
     "lobes",  # denoise jobs: also the diffuse/specular split (render --lobes)
+    "variance",  # cycles jobs: "halves" (render --variance)
+    "require",  # grammar jobs: only recipes using these kinds (render --require-kind)
 }
 # `kind` of a render job: denoise (the default: neurecon.render.dataset) or olat (a virtual light
 # stage, neurecon.render.olat; its light-stage options go under `olat:` and are checked there)

@@ -394,3 +394,19 @@ def kinds_in(recipe: dict) -> dict[str, set[str]]:
     for li in recipe["lights"]:
         found["light"].add(li["kind"])
     return found
+
+
+ALL_KINDS = frozenset(LAYOUTS + GEOMETRIES + MATERIALS + TEXTURES + LIGHTS)
+
+
+def seeds_using(kinds, start: int, count: int, size: int = 128, limit: int = 100_000) -> list[int]:
+    """The first `count` seeds from `start` whose recipes use any of `kinds` (layout, geometry,
+    material, texture or light kinds): data weighted towards content a model lacks, each scene
+    still one of the grammar's (its recipe is the seed's, recorded as usual)."""
+    wanted, out = set(kinds), []
+    for seed in range(start, start + limit):
+        if len(out) == count:
+            return out
+        if wanted & set().union(*kinds_in(sample_recipe(seed, size)).values()):
+            out.append(seed)
+    raise ValueError(f"only {len(out)} of {limit} seeds from {start} use {sorted(wanted)}")

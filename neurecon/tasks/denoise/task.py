@@ -6,6 +6,9 @@ Config (`task:` section)::
     name: denoise
     data: {root: data/mitsuba, train: train, valid: valid, spp: [4, 16], patch: 64, batch: 8,   # train: a dir or a list
            importance: 0.5, source: mitsuba, valid_limit: 8, train_limit: null,
+           # source: a name; a list (every frame through each encoder in turn: one renderer, several
+           # buffer sets); or a mapping dir → source (each train/valid dir's frames through its own
+           # source's encoder, dirs in turn: several renderers behind one back-end, §3.2)
            train_seeds: null,   # train_seeds: [200, 400] reads only scenes rendered with those seeds
            pack: null}          # bf16 | fp32: map the train scenes from shared pack files (packed.py)
     model: {arch: kpcn, width: 32, blocks: 6, kernel: 21, demodulate: false, head: kernel}
@@ -48,6 +51,24 @@ def train_dirs(data: dict) -> list[str]:
     return [t] if isinstance(t, str) else list(t)
 
 
+def valid_dirs(data: dict) -> list[str]:
+    v = data["valid"]
+    return [v] if isinstance(v, str) else list(v)
+
+
+def dir_sources(data: dict) -> dict[str, str] | None:
+    """A mapping train/valid dir → source when `data.source` is one (every dir named), else None."""
+    src = data["source"]
+    if not isinstance(src, dict):
+        if not isinstance(data["valid"], str):
+            raise ValueError("task.data.valid lists several dirs: give task.data.source as a mapping dir → source")
+        return None
+    unnamed = [d for d in train_dirs(data) + valid_dirs(data) if d not in src]
+    if unnamed:
+        raise ValueError(f"task.data.source maps dirs to sources but names no source for {', '.join(unnamed)}")
+    return {str(k): str(v) for k, v in src.items()}
+
+
 class DenoiseTask:
     monitor = "loss"
     monitor_mode = "min"
@@ -60,7 +81,11 @@ class DenoiseTask:
         # several sources train one shared backbone behind source-aware encoders (§3.2):
         # steps alternate between them; validation reports each, the first one is monitored
         names = self.data["source"]
-        self.sources = [names] if isinstance(names, str) else list(names)
+        self.dir_source = dir_sources(self.data)
+        if self.dir_source is not None:  # first appearance order over the train dirs
+            self.sources = list(dict.fromkeys(self.dir_source[d] for d in train_dirs(self.data)))
+        else:
+            self.sources = [names] if isinstance(names, str) else list(names)
         if "sources" not in self.spec:  # (not setdefault: a source without a default list is fine when given)
             self.spec["sources"] = {s: DEFAULT_SOURCES[s] for s in self.sources if s in DEFAULT_SOURCES}
         missing = [s for s in self.sources if s not in self.spec["sources"]]
@@ -79,11 +104,13 @@ class DenoiseTask:
         # `train` may list several split directories (e.g. 128² and 256² renders: training at the
         # resolutions people render at); limit and seed range apply to each
         self.train_frames = []
+        per_dir: list[tuple[str, list]] = []
         for d in train_dirs(self.data):
+            before = len(self.train_frames)
             self.train_frames += load_frames(
                 root / d,
                 self.data["spp"],
-                buffers,
+                self._buffers_of(d, buffers),
                 limit=self.data["train_limit"],
                 progress=progress,
                 seeds=self.data["train_seeds"],
@@ -91,16 +118,35 @@ class DenoiseTask:
                 pack=self.data["pack"],
                 mapped=pack_bytes_of(self.train_frames) if self.data["pack"] else 0,
             )
-        self.valid_frames = load_frames(
-            root / self.data["valid"], self.data["spp"], buffers, limit=self.data["valid_limit"], progress=progress
+            per_dir.append((d, self.train_frames[before:]))
+        # (source or None, frames) per valid dir; None: every source of `self.sources` in turn
+        self.valid_sets = [
+            (
+                self.dir_source[v] if self.dir_source else None,
+                load_frames(
+                    root / v, self.data["spp"], self._buffers_of(v, buffers), self.data["valid_limit"], progress
+                ),
+            )
+            for v in valid_dirs(self.data)
+        ]
+        self.valid_frames = [f for _, frames in self.valid_sets for f in frames]
+        seed = cfg.run.seed + 1000 * rank
+        sampler = lambda frames, k: PatchSampler(  # noqa: E731
+            frames, self.data["patch"], self.data["batch"], self.data["importance"], seed=seed + 7919 * k
         )
-        self.sampler = PatchSampler(
-            self.train_frames,
-            self.data["patch"],
-            self.data["batch"],
-            self.data["importance"],
-            seed=cfg.run.seed + 1000 * rank,
-        )
+        if self.dir_source is None:
+            self.samplers = [(None, sampler(self.train_frames, 0))]
+        else:  # one sampler per train dir, dirs in turn: each renderer gets the same share of steps
+            self.samplers = [(self.dir_source[d], sampler(frames, k)) for k, (d, frames) in enumerate(per_dir)]
+        self.sampler = self.samplers[0][1]
+        self._turn = 0
+        self._batch_source: str | None = None
+
+    def _buffers_of(self, directory: str, union: list[str]) -> list[str]:
+        """The buffers to read from a dir: its own source's when dirs are mapped to sources."""
+        if self.dir_source is None:
+            return union
+        return sorted(self.spec["sources"][self.dir_source[directory]])
 
     def build_model(self):
         model = build_model(self.spec)
@@ -129,28 +175,52 @@ class DenoiseTask:
         return model.spec()
 
     def next_batch(self):
-        return self.sampler.sample()
+        source, sampler = self.samplers[self._turn % len(self.samplers)]
+        self._turn += 1
+        self._batch_source = source
+        return sampler.sample()
 
     def training_step(self, model, batch, step, total):
-        out = model(batch, self.sources[step % len(self.sources)])
+        source = self._batch_source or self.sources[step % len(self.sources)]
+        out = model(batch, source)
         return self.loss(out, batch[REFERENCE]), {}
 
     def validate(self, model) -> dict[str, float]:
+        """Means over the valid frames of the first source (or, with dirs mapped to sources, over
+        every valid dir's frames through its own source), plus `{source}_{metric}` (or
+        `{dir}_{metric}`) per other source or dir."""
         sums: dict[str, float] = {}
-        for f in self.valid_frames:
-            for i, src in enumerate(self.sources):
-                out = model(f.inputs, src)
-                m = {"loss": float(self.loss(out, f.reference)), **metrics.denoise_metrics(out, f.reference)}
-                for k, v in m.items():
-                    key = k if i == 0 else f"{src}_{k}"
-                    sums[key] = sums.get(key, 0.0) + v
-        return {k: v / len(self.valid_frames) for k, v in sums.items()}
+        counts: dict[str, int] = {}
+
+        def add(prefix: str, m: dict) -> None:
+            for k, v in m.items():
+                sums[prefix + k] = sums.get(prefix + k, 0.0) + v
+                counts[prefix + k] = counts.get(prefix + k, 0) + 1
+
+        for (source, frames), directory in zip(self.valid_sets, valid_dirs(self.data)):
+            for f in frames:
+                for i, src in enumerate([source] if source else self.sources):
+                    out = model(f.inputs, src)
+                    m = {"loss": float(self.loss(out, f.reference)), **metrics.denoise_metrics(out, f.reference)}
+                    if source is None:
+                        add("" if i == 0 else f"{src}_", m)
+                    else:
+                        add("", m)
+                        add(directory.replace("/", "_") + "_", m)
+        return {k: v / counts[k] for k, v in sums.items()}
 
     def state_dict(self) -> dict:
-        return {"sampler_rng": self.sampler.rng.bit_generator.state}
+        if len(self.samplers) == 1:
+            return {"sampler_rng": self.sampler.rng.bit_generator.state}
+        return {"sampler_rngs": [s.rng.bit_generator.state for _, s in self.samplers], "turn": self._turn}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sampler.rng.bit_generator.state = state["sampler_rng"]
+        if "sampler_rngs" in state:
+            for (_, s), st in zip(self.samplers, state["sampler_rngs"]):
+                s.rng.bit_generator.state = st
+            self._turn = int(state["turn"])
+        else:
+            self.sampler.rng.bit_generator.state = state["sampler_rng"]
 
     @staticmethod
     def describe(cfg: dict) -> str:
@@ -173,7 +243,9 @@ def describe_data(task: dict) -> dict:
     root, subs = Path(d["root"]), train_dirs(d)
     dirs = [("train" if len(subs) == 1 else f"train {t}", "train", t) for t in subs]
     out = {}
-    for key, split, sub in dirs + [("valid", "valid", d["valid"])]:
+    valids = valid_dirs(d)
+    dirs += [("valid" if len(valids) == 1 else f"valid {v}", "valid", v) for v in valids]
+    for key, split, sub in dirs:
         metas = sorted((root / sub).glob("metadata*.json"))  # one per render shard
         if not metas:
             continue
@@ -205,7 +277,8 @@ def describe_model(task: dict) -> str:
     """One sentence from the recipe: architecture, kernels, loss, sources, fine-tuning origin."""
     m = {"arch": "kpcn", **(task.get("model") or {})}
     d = {**DATA_DEFAULTS, **(task.get("data") or {})}
-    sources = [d["source"]] if isinstance(d["source"], str) else list(d["source"])
+    src = d["source"]
+    sources = [src] if isinstance(src, str) else list(dict.fromkeys(src.values() if isinstance(src, dict) else src))
     if m["arch"] == "unet":
         widths = "/".join(map(str, m.get("widths", [16, 24, 32, 48])))
         k = m.get("kernel", 5)
