@@ -16,7 +16,7 @@ import torch
 
 from neurecon.buffers import Buffers
 from neurecon.io import read_buffers, write_buffers
-from neurecon.models import WEIGHTS_DIR, build_model, load_checkpoint, load_model, weights_digest
+from neurecon.models import build_model, load_checkpoint, load_model, weights_digest
 from neurecon.render.cycles_backend import have_bpy
 
 needs_bpy = pytest.mark.skipif(
@@ -333,20 +333,20 @@ def test_sources_study_summary_and_verdict(tmp_path):
     assert (tmp_path / "fig.png").stat().st_size > 1000
 
 
-@pytest.mark.skipif(
-    not (WEIGHTS_DIR / "unet_high_cycles.pt").exists(), reason="the Cycles adapter for the default model is not shipped"
+@pytest.mark.parametrize(
+    "name, base, other", [("default+cycles", "default", "high_v1"), ("high_v1+cycles", "high_v1", "default")]
 )
-def test_shipped_cycles_adapter_loads_onto_the_base_it_was_trained_on(rng):
-    """`default+cycles` (= `high_v1+cycles`): the weights it was adapted to (high_v1's, not the
-    retrained default's) untouched, plus a `cycles` encoder that the denoiser uses for files with
-    Cycles channel names."""
+def test_shipped_cycles_adapters_load_onto_the_base_they_were_trained_on(rng, name, base, other):
+    """`default+cycles` (onto today's default) and `high_v1+cycles` (onto the default before the
+    scene-grammar retraining): each base's weights untouched, plus a `cycles` encoder that the
+    denoiser uses for files with Cycles channel names."""
     from neurecon.infer.denoiser import Denoiser
 
-    base, merged = load_checkpoint("high_v1"), load_checkpoint("default+cycles")
-    assert all(torch.equal(merged["model"][k], v) for k, v in base["model"].items())
-    assert not all(torch.equal(merged["model"][k], v) for k, v in load_checkpoint("default")["model"].items())
+    merged = load_checkpoint(name)
+    assert all(torch.equal(merged["model"][k], v) for k, v in load_checkpoint(base)["model"].items())
+    assert not all(torch.equal(merged["model"][k], v) for k, v in load_checkpoint(other)["model"].items())
     assert merged["spec"]["sources"]["cycles"] == ["color", "albedo", "normal"]
-    den = Denoiser.load("default+cycles", precision="fp32")
+    den = Denoiser.load(name, precision="fp32")
     frame = _frame(rng, 32, 32)
     frame.source = "cycles"
     assert den.choose_source(frame.names(), declared=frame.source)[0] == "cycles"

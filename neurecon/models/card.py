@@ -273,11 +273,13 @@ def export_adapter(run_dir: str | Path, out: str | Path, scores: dict | None = N
     md = card_markdown(card, out).replace(
         "- trained by `neurecon train ", "- trained by `neurecon adapt` with the recipe `", 1
     )
+    names = sorted(registry.shipped_names(out.name)) if out.parent.resolve() == registry.WEIGHTS_DIR.resolve() else []
+    load = " or ".join(f"`--model {n}`" for n in names) + " (shipped)" if names else f"`--model {info['base']}+{out}`"
     md = md.replace(
         "\n## Data",
         f"- adapter for `{info['base']}` (weights {info['base_digest']}): source `{info['source']}` reads "
         f"{', '.join(info['buffers'])}; trained {', '.join(p.rstrip('.') for p in info['trained'])}; load with "
-        f"`--model {info['base']}+{out}`\n\n## Data",
+        f"{load}\n\n## Data",
         1,
     )
     atomic_write_text(out.with_suffix(".md"), md)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .. import metrics
+from ..nn.features import DEFAULT_SOURCES
 from .common import cpu_model, pyplot, test_frames, write_json, write_text
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "denoise_adapt" / "cycles.yaml"
@@ -272,11 +273,15 @@ def run(
         dens[f"adapted@{n}"] = Denoiser.load(f"{base}+{path}", precision="fp32")
     for n, path in scratches.items():
         dens[f"scratch@{n}"] = Denoiser.load(path, precision="fp32")
-    for name, path in (extra or {}).items():  # other adapters of the base (e.g. trained with --first-block)
+    # other adapters of the base (e.g. trained with --first-block, or for another source), each
+    # read through the source it was trained for
+    extra_source = {}
+    for name, path in (extra or {}).items():
         dens[name] = Denoiser.load(f"{base}+{path}", precision="fp32")
+        extra_source[name] = read_file(path).get("adapter", {}).get("source", source)
     methods: dict = {"noisy": lambda b: b["color"]}
     for name, den in dens.items():
-        src = source if name != "default" else None  # unadapted: the encoder its buffers pick (oidn)
+        src = None if name == "default" else extra_source.get(name, source)  # unadapted: its buffers pick
         methods[name] = lambda b, den=den, src=src: den.denoise_buffers(b, source=src)
     if peers.available():
         peers.warm_up()
@@ -325,7 +330,7 @@ def run(
             "adapter_validation": {
                 str(n): read_file(p).get("card", {}).get("best_validation", {}) for n, p in adapters.items()
             },
-            "default_encoder_on_test": dens["default"].pick_source(["color", "albedo", "normal"]),
+            "default_encoder_on_test": dens["default"].pick_source(DEFAULT_SOURCES[source]),
         },
         "summary": summary,
         "verdict": verdict(summary, frames, spp),
