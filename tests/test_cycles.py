@@ -331,6 +331,13 @@ def test_sources_study_summary_and_verdict(tmp_path):
     assert v["16"]["all"]
     plot(s, [8, 16], [4], tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 1000
+    from neurecon.studies.sources import plot_table2, source_table_markdown
+
+    table = {"A only": {"mitsuba": {"relmse_vs_input": 0.1, "dssim_vs_input": 0.2}}}
+    table["B only"] = {t: {"relmse_vs_input": 0.3, "dssim_vs_input": 0.1} for t in ("mitsuba", "cycles")}
+    plot_table2(table, tmp_path / "t2.png")
+    assert (tmp_path / "t2.png").stat().st_size > 1000
+    assert "| A only | 0.1000 | 0.2000 | – | – |" in source_table_markdown(table, ["mitsuba", "cycles"])
 
 
 @pytest.mark.parametrize(

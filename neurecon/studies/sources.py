@@ -341,6 +341,7 @@ def run(
         result["table2"] = table
         result["meta"]["mitsuba_test"] = mitsuba_test
         text += "\n\n" + source_table_markdown(table, ["mitsuba", "cycles"])
+        plot_table2(table, out / "sources_table2.png")
     write_json(out / "sources.json", result)
     write_text(out / "sources.md", text + "\n")
     print(text)
@@ -372,6 +373,27 @@ def source_table(tests: dict[str, str], models: dict, spp: list[int], limit: int
                 "dssim": float(np.mean([r["dssim"] for r in mine])),
             }
     return table
+
+
+def plot_table2(table: dict, path: Path) -> None:
+    """Table 2 as grouped bars: each model's error relative to the input on each renderer's test split."""
+    plt = pyplot()
+    rows, tests = list(table)[::-1], ["mitsuba", "cycles"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(rows) + 1.6), sharey=True)
+    height = 0.8 / len(tests)
+    for ax, key in zip(axes, ("relmse_vs_input", "dssim_vs_input")):
+        for k, test in enumerate(tests[::-1]):
+            ys = [i + (k - (len(tests) - 1) / 2) * height for i in range(len(rows))]
+            ax.barh(ys, [table[r].get(test, {}).get(key, np.nan) for r in rows], height, label=f"test: {test}")
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_xlabel(key.replace("_vs_input", " / the input's"))
+        ax.grid(axis="x", alpha=0.3)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Table 2 analogue: A = Mitsuba, B = Cycles (lower is better)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def source_table_markdown(table: dict, tests: list[str]) -> str:

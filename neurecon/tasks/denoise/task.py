@@ -131,9 +131,12 @@ class DenoiseTask:
         ]
         self.valid_frames = [f for _, frames in self.valid_sets for f in frames]
         seed = cfg.run.seed + 1000 * rank
-        sampler = lambda frames, k: PatchSampler(  # noqa: E731
-            frames, self.data["patch"], self.data["batch"], self.data["importance"], seed=seed + 7919 * k
-        )
+
+        def sampler(frames: list, k: int) -> PatchSampler:  # k > 0: another stream for each further dir
+            return PatchSampler(
+                frames, self.data["patch"], self.data["batch"], self.data["importance"], seed=seed + 7919 * k
+            )
+
         if self.dir_source is None:
             self.samplers = [(None, sampler(self.train_frames, 0))]
         else:  # one sampler per train dir, dirs in turn: each renderer gets the same share of steps
