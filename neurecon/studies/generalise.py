@@ -137,18 +137,28 @@ def markdown(summaries: dict[str, dict], gap: dict) -> str:
 
 def plot(summaries: dict[str, dict], methods: list[str], spp: list[int], path: Path) -> None:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     sets = list(summaries)
     width = 0.8 / max(1, len(methods) * len(spp))
+    colours = plt.get_cmap("tab20" if len(methods) > 10 else "tab10").colors
+    hatches = ["", "//", "..", "xx"]  # one colour per model, one hatch per spp
     for ax, k in zip(axes, ("relmse", "dssim")):
-        for i, (m, s) in enumerate((m, s) for m in methods for s in spp):
+        for i, (j, m, t, s) in enumerate((j, m, t, s) for j, m in enumerate(methods) for t, s in enumerate(spp)):
             vals = [summaries[n].get(f"{m}@{s}", {}).get(f"geomean_{k}", np.nan) for n in sets]
-            ax.bar(np.arange(len(sets)) + i * width, vals, width, label=f"{m} @{s}")
+            ax.bar(
+                np.arange(len(sets)) + i * width,
+                vals,
+                width,
+                color=colours[j % len(colours)],
+                hatch=hatches[t % len(hatches)],
+                edgecolor="white",
+                label=f"{m} @{s}",
+            )
         ax.axhline(1.0, color="k", lw=1, ls="--")
         ax.set_xticks(np.arange(len(sets)) + width * (len(methods) * len(spp) - 1) / 2, sets)
         ax.set_ylabel(f"geomean {k} / OIDN's")
         ax.set_title(f"{k}: below the line beats OIDN")
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
