@@ -151,7 +151,7 @@ def test_lambda_specialiser_trains_on_a_frozen_backbone(tiny_dataset, tmp_path):
         "data": cfg["task"]["data"],
     }
     tr = train_from_config(cfg, progress=False)
-    before = {k: v for k, v in torch.load(tmp_path / "base" / "best.pt", weights_only=False)["model"].items()}
+    before = dict(read_torch_file(tmp_path / "base" / "best.pt")["model"])
     after = tr.model.backbone.state_dict()
     for k, v in before.items():
         torch.testing.assert_close(after[k], v, msg=k)  # frozen
