@@ -57,7 +57,6 @@ def train_scratch(data: str, frames: int, runs: Path, base: str, source: str, ov
     """The base's architecture with only a `source` encoder, trained from scratch on the same
     frames with the adapt recipe's optimiser and schedule; returns its best.pt."""
     from ..models import load_checkpoint
-    from ..nn.features import DEFAULT_SOURCES
     from ..tasks.denoise.adapt import adapt_config
     from ..train.run import train_from_config
 
